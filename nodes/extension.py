@@ -1,0 +1,12 @@
+"""The pack's ComfyExtension: the list of every node, collected from each capability module."""
+
+from __future__ import annotations
+
+from comfy_api.latest import ComfyExtension, io
+
+from . import relaxation_cfg
+
+
+class InertiaExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return [*relaxation_cfg.NODES]

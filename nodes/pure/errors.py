@@ -1,0 +1,36 @@
+"""Input validation with messages that name the input, the value and the fix."""
+
+from __future__ import annotations
+
+import math
+
+
+class InertiaInputError(ValueError):
+    """Bad user input. The message names the input, the offending value and how to fix it."""
+
+    def __init__(self, name: str, value, fix: str, problem: str | None = None):
+        self.name, self.value, self.fix = name, value, fix
+        what = problem or "is not valid"
+        super().__init__(f"ComfyUI-Inertia: input '{name}' = {value!r} {what}. Fix: {fix}")
+
+
+def require_finite(name: str, value: float, fix: str = "enter a finite number") -> float:
+    """Return ``float(value)``; raise :class:`InertiaInputError` if it is NaN or ±inf."""
+    v = float(value)
+    if not math.isfinite(v):
+        raise InertiaInputError(name, value, fix, "is not a finite number")
+    return v
+
+
+def require_range(name: str, value: float, lo: float | None, hi: float | None, fix: str | None = None,
+                  lo_open: bool = False) -> float:
+    """Check ``lo <= value <= hi`` (``lo < value`` when ``lo_open``); either bound may be ``None``."""
+    v = require_finite(name, value)
+    bad_lo = lo is not None and (v <= lo if lo_open else v < lo)
+    bad_hi = hi is not None and v > hi
+    if bad_lo or bad_hi:
+        lo_txt = "-inf" if lo is None else f"{lo:g}"
+        hi_txt = "+inf" if hi is None else f"{hi:g}"
+        span = f"{'(' if lo_open else '['}{lo_txt}, {hi_txt}]"
+        raise InertiaInputError(name, value, fix or f"choose a value in {span}", f"is outside {span}")
+    return v

@@ -1,0 +1,239 @@
+"""Relaxation CFG: guidance as a function of noise level (Static Death paper, eq. 2).
+
+Two routes, one schedule (``nodes/pure/relaxation.py``):
+
+* ``cfg`` (real-CFG models: Wan 2.1/2.2, VACE): installs ComfyUI's ``sampler_cfg_function``
+  so the CFG mix uses s(σ) at every step, with no extra model evaluations. A cfg function
+  another node installed earlier is *chained*: it receives ``cond_scale = s(σ)`` and does
+  the mixing. ``disable_cfg1_optimization`` is set so the uncond pass runs even at cfg 1.
+* ``embedded`` (guidance-distilled models: HunyuanVideo; FramePack later): an
+  ``APPLY_MODEL`` wrapper under the key :data:`KEY` rewrites the ``guidance`` value the
+  model receives to s(σ).
+
+σ is read per call from the sampler and normalised with the model's *live*
+``model_sampling`` (ModelSamplingSD3 shift and KSamplerAdvanced splits stay correct:
+the schedule is a function of σ, never of the step index).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from comfy_api.latest import io, ui
+
+import comfy.patcher_extension
+
+from .model_info import has_guidance_input, sampling_parameterization
+from .pure.errors import InertiaInputError
+from .pure.relaxation import (PAPER_BETA, PAPER_DECAY_POWER, RelaxationParams, check_s_min,
+                              normalized_sigma, relaxation_scale, schedule_table)
+
+log = logging.getLogger("ComfyUI-Inertia")
+
+#: Pack-specific key for wrappers installed by this module.
+KEY = "inertia_relaxation_cfg"
+GUIDANCE_MODES = ("auto", "cfg", "embedded")
+
+
+def _scales(params: RelaxationParams, sigma: torch.Tensor, model, s_base) -> torch.Tensor:
+    """s(σ) per batch entry, ``[B]`` float32, using the model's live model_sampling."""
+    ms = model.model_sampling
+    sigma_hat = normalized_sigma(sigma.detach().float().cpu(), float(ms.sigma_min), float(ms.sigma_max),
+                                 sampling_parameterization(ms))
+    return relaxation_scale(sigma_hat.flatten(), s_base, params)
+
+
+def make_cfg_function(params: RelaxationParams, previous=None):
+    """Build a ``sampler_cfg_function`` applying eq. 2; chain ``previous`` if given.
+
+    ComfyUI calls it with ``args["cond"] = x − cond_denoised`` (same for uncond) and uses
+    ``x − result``; the mix is linear, so ``uncond + s·(cond − uncond)`` there equals mixing
+    the denoised predictions.
+    """
+
+    def relaxation_cfg_function(args):
+        cond, uncond = args["cond"], args["uncond"]
+        s_base = params.base(args["cond_scale"])
+        if params.s_base == 0:
+            check_s_min(params.s_min, s_base, "the sampler's cfg")
+        s = _scales(params, args["sigma"], args["model"], s_base).to(cond.device)
+        if previous is not None:
+            chained = dict(args)
+            uniform = bool((s == s[0]).all())
+            chained["cond_scale"] = float(s[0]) if uniform else s.view([-1] + [1] * (cond.ndim - 1)).to(cond.dtype)
+            return previous(chained)
+        s = s.view([-1] + [1] * (cond.ndim - 1)).to(cond.dtype)
+        return uncond + s * (cond - uncond)
+
+    relaxation_cfg_function.inertia_relaxation = params
+    return relaxation_cfg_function
+
+
+def make_embedded_wrapper(params: RelaxationParams):
+    """Build an ``APPLY_MODEL`` wrapper that sets the model's ``guidance`` input to s(σ)."""
+
+    def relaxation_guidance_wrapper(executor, x, t, *args, **kwargs):
+        received = kwargs.get("guidance")
+        if received is None and params.s_base == 0:
+            raise InertiaInputError(
+                "s_base", 0, "set s_base to the distilled guidance you want (HunyuanVideo uses 6)",
+                "asks for the model's own guidance value, but this model received none")
+        if params.s_base == 0:
+            base = received.detach().float().cpu().flatten()
+            check_s_min(params.s_min, float(base.min()), "the conditioning's guidance")
+        else:
+            base = params.s_base
+        s = _scales(params, t, executor.class_obj, base)
+        if received is not None:
+            s = s.to(device=received.device, dtype=received.dtype).expand_as(received)
+        kwargs["guidance"] = s
+        return executor(x, t, *args, **kwargs)
+
+    return relaxation_guidance_wrapper
+
+
+def resolve_mode(model, guidance: str) -> str:
+    """``auto`` → ``embedded`` for models with a guidance input, else ``cfg``; validates the choice."""
+    if guidance not in GUIDANCE_MODES:
+        raise InertiaInputError("guidance", guidance, f"use one of {GUIDANCE_MODES}")
+    embedded_ok = has_guidance_input(model)
+    if guidance == "auto":
+        return "embedded" if embedded_ok else "cfg"
+    if guidance == "embedded" and not embedded_ok:
+        raise InertiaInputError(
+            "guidance", guidance,
+            "use 'cfg' (or 'auto') for real-CFG models such as Wan; 'embedded' needs a "
+            "guidance-distilled model such as HunyuanVideo",
+            "needs a model with an embedded guidance input, and this model has none")
+    return guidance
+
+
+def apply_relaxation(model, params: RelaxationParams, guidance: str = "auto"):
+    """Return ``(patched_clone, mode)``. The input ModelPatcher is never modified.
+
+    Neutral settings (β = 0 and s_base = 0: s(σ) is the sampler's own value at every σ)
+    return the input model itself, so sampling is bit-identical to stock.
+    """
+    sampling_parameterization(model.get_model_object("model_sampling"))  # raises for X0 etc.
+    mode = resolve_mode(model, guidance)
+    if params.beta == 0 and params.s_base == 0:
+        return model, mode
+    m = model.clone()
+    if mode == "cfg":
+        previous = m.model_options.get("sampler_cfg_function")
+        if previous is not None and hasattr(previous, "inertia_relaxation"):
+            log.info("RelaxationCFG: replacing an earlier RelaxationCFG on this model")
+            previous = None
+        elif previous is not None:
+            log.info("RelaxationCFG: chaining the existing cfg function %r", getattr(previous, "__name__", previous))
+        m.set_model_sampler_cfg_function(make_cfg_function(params, previous), disable_cfg1_optimization=True)
+    else:
+        m.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, KEY)
+        m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, KEY, make_embedded_wrapper(params))
+    return m, mode
+
+
+_SCHEDULE_INPUTS = lambda: [  # noqa: E731 - shared by both nodes
+    io.Float.Input("beta", default=PAPER_BETA, min=-1.0, max=1.0, step=0.01,
+                   tooltip="β in s(σ) = s_min + (s_base − s_min)(1 − β·σ̂^p). 0.75 = paper's best (relaxes "
+                           "guidance at high noise); 0 = stock CFG; negative = the paper's 'Boost'."),
+    io.Float.Input("decay_power", default=PAPER_DECAY_POWER, min=0.01, max=10.0, step=0.01,
+                   tooltip="p, the power on the normalised noise level σ̂ ∈ [0,1]. Must be > 0; paper's best 0.7."),
+    io.Float.Input("s_min", default=1.0, min=0.0, max=100.0, step=0.1,
+                   tooltip="Floor of the schedule (a guidance scale). Must not exceed s_base."),
+    io.Float.Input("s_base", default=0.0, min=0.0, max=100.0, step=0.1,
+                   tooltip="Guidance at σ̂ = 0. 0 = use the sampler's cfg (cfg mode) or the conditioning's "
+                           "guidance value (embedded mode); any other value overrides it."),
+]
+
+
+class RelaxationCFG(io.ComfyNode):
+    """MODEL → MODEL: schedule CFG or embedded guidance by noise level (eq. 2)."""
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="RelaxationCFG",
+            display_name="Relaxation CFG",
+            category="Inertia/guidance",
+            description=(
+                "Guidance as a function of noise level, s(σ) = s_min + (s_base − s_min)(1 − β·σ̂^p) "
+                "(Static Death paper, eq. 2). Relaxes the pull towards the first frame at high noise so "
+                "prompts that ask for change can act. Real CFG for Wan/VACE; the embedded guidance input "
+                "for HunyuanVideo. Scheduled by σ, so shift and split (two-expert) samplers stay correct."),
+            inputs=[
+                io.Model.Input("model", tooltip="The model to patch. It is cloned; the input is never changed."),
+                *_SCHEDULE_INPUTS(),
+                io.Combo.Input("guidance", options=list(GUIDANCE_MODES), default="auto",
+                               tooltip="cfg: schedule the real CFG mix (Wan, VACE). The uncond pass then runs "
+                                       "even at cfg 1. embedded: schedule a guidance-distilled model's guidance "
+                                       "input (HunyuanVideo). auto: embedded if the model has a guidance input."),
+            ],
+            outputs=[io.Model.Output(display_name="model", tooltip="The patched clone.")],
+        )
+
+    @classmethod
+    def execute(cls, model, beta, decay_power, s_min, s_base, guidance) -> io.NodeOutput:
+        params = RelaxationParams(beta=beta, decay_power=decay_power, s_min=s_min, s_base=s_base)
+        m, mode = apply_relaxation(model, params, guidance)
+        neutral = " - neutral settings (beta 0, s_base 0): model returned unpatched" if m is model else ""
+        text = (f"RelaxationCFG: {mode} mode ({'picked by auto' if guidance == 'auto' else 'as chosen'}); "
+                f"beta={beta:g} p={decay_power:g} s_min={s_min:g} s_base={'sampler' if s_base == 0 else f'{s_base:g}'}{neutral}")
+        log.info(text)
+        return io.NodeOutput(m, ui=ui.PreviewText(text))
+
+
+class RelaxationCFGPreview(io.ComfyNode):
+    """SIGMAS → plot + per-step table of the Relaxation CFG schedule."""
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="RelaxationCFGPreview",
+            display_name="Relaxation CFG Preview",
+            category="Inertia/guidance",
+            description=("Shows the guidance scale Relaxation CFG applies at each step of a sigma schedule "
+                         "(from BasicScheduler or any scheduler node): a plot of s against step and against σ, "
+                         "and a per-step table."),
+            inputs=[
+                io.Sigmas.Input("sigmas", tooltip="The schedule to preview, [steps+1] model sigmas."),
+                *_SCHEDULE_INPUTS(),
+                io.Float.Input("cfg", default=6.0, min=0.0, max=100.0, step=0.1,
+                               tooltip="The sampler's cfg (or the distilled guidance); used where s_base is 0."),
+                io.Model.Input("model", optional=True,
+                               tooltip="Optional: the model, to normalise σ with its own model_sampling "
+                                       "(shift included). Without it the sigmas are read as flow-matching σ in [0,1]."),
+            ],
+            outputs=[
+                io.Image.Output(display_name="plot", tooltip="[1,H,W,3] plot of s vs step and s vs σ."),
+                io.String.Output(display_name="table", tooltip="step, σ, σ̂, s per step, one line each."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, sigmas, beta, decay_power, s_min, s_base, cfg, model=None) -> io.NodeOutput:
+        from .plot import schedule_plot
+
+        params = RelaxationParams(beta=beta, decay_power=decay_power, s_min=s_min, s_base=s_base)
+        base = params.base(cfg)
+        check_s_min(s_min, base, "cfg" if s_base == 0 else "s_base")
+        if model is not None:
+            ms = model.get_model_object("model_sampling")
+            lo, hi, kind = float(ms.sigma_min), float(ms.sigma_max), sampling_parameterization(ms)
+        else:
+            if float(torch.as_tensor(sigmas).max()) > 1.0 + 1e-6:
+                raise InertiaInputError("sigmas", f"max {float(sigmas.max()):.3g}",
+                                        "connect the model input so σ can be normalised with its own sampling",
+                                        "is above 1, so it is not a flow-matching schedule")
+            lo, hi, kind = 0.0, 1.0, "flow"
+        rows = schedule_table(sigmas, lo, hi, kind, base, params)
+        table = "step\tsigma\tsigma_hat\tscale\n" + "\n".join(
+            f"{r['step']}\t{r['sigma']:.5f}\t{r['sigma_hat']:.5f}\t{r['scale']:.5f}" for r in rows)
+        curve = lambda sh: relaxation_scale(sh, base, params)  # noqa: E731
+        image = schedule_plot(rows, curve, title=f"Relaxation CFG  beta={beta:g}  p={decay_power:g}  "
+                                                  f"s_min={s_min:g}  s_base={base:g}")
+        return io.NodeOutput(image, table, ui=ui.PreviewImage(image, cls=cls))
+
+
+NODES = [RelaxationCFG, RelaxationCFGPreview]
