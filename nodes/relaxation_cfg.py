@@ -193,6 +193,7 @@ class RelaxationCFGPreview(io.ComfyNode):
             node_id="RelaxationCFGPreview",
             display_name="Relaxation CFG Preview",
             category="Inertia/guidance",
+            is_output_node=True,
             description=("Shows the guidance scale Relaxation CFG applies at each step of a sigma schedule "
                          "(from BasicScheduler or any scheduler node): a plot of s against step and against σ, "
                          "and a per-step table."),

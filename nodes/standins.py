@@ -86,12 +86,26 @@ def write_diffusion_model(name: str, directory: str, filename: str | None = None
     return path
 
 
+def _random_vae_state_dict(module: torch.nn.Module, seed: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """He-style random weights (std 1/√fan_in) so activations stay finite through deep conv stacks."""
+    g = torch.Generator().manual_seed(seed)
+    sd = {}
+    for key, t in module.state_dict().items():
+        if t.ndim >= 2:
+            v = torch.randn(t.shape, generator=g) * (1.0 / max(1, t[0].numel())) ** 0.5
+        elif key.endswith(("gamma", "norm.weight")) or ".norm" in key and key.endswith("weight"):
+            v = torch.ones(t.shape)
+        else:
+            v = torch.zeros(t.shape)
+        sd[key] = v.to(dtype).contiguous()
+    return sd
+
+
 def write_wan21_vae(directory: str, filename: str = "wan_2.1_vae.safetensors", seed: int = 0,
                     dtype: torch.dtype = torch.float16) -> str:
     """Write a full-size random Wan 2.1 VAE (127 M parameters, real key layout); return the path.
 
     Full size because ComfyUI hard-codes the Wan VAE's width (``comfy/sd.py``).
-    Weights are scaled so activations stay finite through the 3D conv stack.
     """
     from comfy.ldm.wan.vae import WanVAE
     from safetensors.torch import save_file
@@ -100,19 +114,31 @@ def write_wan21_vae(directory: str, filename: str = "wan_2.1_vae.safetensors", s
     path = os.path.join(directory, filename)
     module = WanVAE(dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
                     temperal_downsample=[False, True, True], dropout=0.0)
-    g = torch.Generator().manual_seed(seed)
-    sd = {}
-    for key, t in module.state_dict().items():
-        if t.ndim >= 2:
-            fan_in = max(1, t[0].numel())
-            v = torch.randn(t.shape, generator=g) * (1.0 / fan_in) ** 0.5
-        elif key.endswith("gamma"):
-            v = torch.ones(t.shape)
-        else:
-            v = torch.zeros(t.shape)
-        sd[key] = v.to(dtype).contiguous()
-    save_file(sd, path)
+    save_file(_random_vae_state_dict(module, seed, dtype), path)
     return path
+
+
+def write_hunyuan_video_vae(directory: str, filename: str = "hunyuan_video_vae_bf16.safetensors", seed: int = 0,
+                            dtype: torch.dtype = torch.float16) -> str:
+    """Write a full-size random HunyuanVideo VAE (3D AutoencoderKL, z 16, real key layout); return the path."""
+    from comfy.ldm.models.autoencoder import AutoencoderKL
+    from safetensors.torch import save_file
+
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, filename)
+    ddconfig = {"double_z": True, "z_channels": 16, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
+                "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0,
+                "conv3d": True, "time_compress": 4}
+    module = AutoencoderKL(ddconfig=ddconfig, embed_dim=16)
+    save_file(_random_vae_state_dict(module, seed, dtype), path)
+    return path
+
+
+#: official VAE file name → stand-in writer
+VAE_STANDINS = {
+    "wan_2.1_vae.safetensors": write_wan21_vae,
+    "hunyuan_video_vae_bf16.safetensors": write_hunyuan_video_vae,
+}
 
 
 def wan_text_conditioning(seed: int = 0, length: int = 512) -> list:

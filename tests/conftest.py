@@ -2,7 +2,7 @@
 
 * The pack is imported as the package ``comfyui_inertia`` (no ComfyUI needed for that).
 * ComfyUI is found through ``$COMFYUI_PATH``, then the pack's own ``custom_nodes``
-  parent, then ``~/comfy/ComfyUI``. Tests under ``tests/inproc`` and ``tests/server``
+  parent, then ``~/comfy/ComfyUI``. Tests under ``tests/inproc`` and ``tests/e2e``
   need it and are skipped with a one-line reason when none exists; ``tests/unit`` never
   imports ComfyUI.
 * Fixtures build tiny random-weight checkpoints with the real key layouts and load them
@@ -70,7 +70,7 @@ def _prepare_comfyui_imports():
 
 
 _prepare_comfyui_imports()
-NEEDS_COMFY_DIRS = ("inproc", "server")
+NEEDS_COMFY_DIRS = ("inproc", "e2e")
 
 
 def pytest_report_header(config):
@@ -105,6 +105,7 @@ def comfy():
     if COMFYUI is None:
         pytest.skip(f"needs ComfyUI: none at {COMFYUI_WHERE}")
     import comfy.model_management  # noqa: F401  (initialises the CPU device)
+    import utils.extra_config  # noqa: F401  (as main.py does: `nodes` later puts comfy/ first on sys.path)
     import nodes
 
     if "RelaxationCFG" not in nodes.NODE_CLASS_MAPPINGS:

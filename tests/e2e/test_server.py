@@ -1,0 +1,89 @@
+"""The real server: ``main.py --cpu`` on loopback, the pack in a temporary custom_nodes folder,
+stand-in models through ``--extra-model-paths-config``, bundled API workflows POSTed to ``/prompt``.
+
+Text-encoder nodes are replaced by the test-only ``InertiaTestConditioning`` node and frame
+sizes/steps are shrunk to CPU size (``nodes.headless.standin_graph``); the rest of each graph
+runs as shipped.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from comfyui_inertia.nodes import headless
+
+REPO = Path(__file__).resolve().parents[2]
+API_WORKFLOWS = sorted((REPO / "workflows" / "api").glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def server(comfy, tmp_path_factory):
+    graphs = [headless.standin_graph(json.loads(p.read_text())) for p in API_WORKFLOWS]
+    models = tmp_path_factory.mktemp("models")
+    for g in graphs:
+        headless.write_standin_models(g, models)
+    work = tmp_path_factory.mktemp("comfy-base")
+    comfy_dir = Path(comfy.__file__).resolve().parent
+    with headless.local_comfyui(comfy_dir, work, models, extra_nodes=(headless.TESTING_NODES,)) as srv:
+        yield srv, work
+
+
+def test_object_info_lists_pack_nodes(server):
+    srv, _ = server
+    info = headless._get_json(srv, "/object_info")
+    for node_id in ("RelaxationCFG", "RelaxationCFGPreview"):
+        assert node_id in info, f"{node_id} missing from /object_info"
+        spec = info[node_id]
+        assert spec["category"].startswith("Inertia/")
+        assert spec["description"]
+        for section in ("required", "optional"):
+            for name, (_typ, *opts) in spec["input"].get(section, {}).items():
+                assert opts and opts[0].get("tooltip"), f"{node_id}.{name} has no tooltip"
+
+
+@pytest.mark.parametrize("path", API_WORKFLOWS, ids=[p.stem for p in API_WORKFLOWS])
+def test_bundled_api_workflow_runs(server, path, tmp_path):
+    srv, _ = server
+    graph = headless.standin_graph(json.loads(path.read_text()))
+    entry, files = headless.queue_workflow(srv, graph, tmp_path, timeout=600)
+    assert entry["status"]["status_str"] == "success"
+    assert any(f.suffix in (".mp4", ".webm", ".webp") and f.stat().st_size > 0 for f in files), files
+    assert any(f.suffix == ".png" for f in files), "RelaxationCFGPreview's plot was not saved"
+    relax_ids = [k for k, n in graph.items() if n["class_type"] == "RelaxationCFG"]
+    texts = [t for k in relax_ids for t in entry["outputs"].get(k, {}).get("text", [])]
+    expected = "embedded mode" if "hunyuan" in path.stem else "cfg mode"
+    assert texts and expected in texts[0]
+
+
+def test_validation_error_is_reported_clearly(server):
+    srv, _ = server
+    graph = headless.standin_graph(json.loads(API_WORKFLOWS[0].read_text()))
+    relax = next(k for k, n in graph.items() if n["class_type"] == "RelaxationCFG")
+    graph[relax]["inputs"]["decay_power"] = 0.0
+    with pytest.raises(headless.WorkflowError) as e:
+        headless.queue_workflow(srv, graph, Path("/tmp"), timeout=60)
+    assert f"node {relax} (RelaxationCFG)" in str(e.value) and "decay_power" in str(e.value)
+
+
+def test_execution_error_names_the_input(server, tmp_path):
+    srv, _ = server
+    path = next(p for p in API_WORKFLOWS if "wan21_t2v" in p.stem)
+    graph = headless.standin_graph(json.loads(path.read_text()))
+    relax = next(k for k, n in graph.items() if n["class_type"] == "RelaxationCFG")
+    graph[relax]["inputs"].update(s_min=8.0, s_base=6.0)
+    with pytest.raises(headless.WorkflowError) as e:
+        headless.queue_workflow(srv, graph, tmp_path, timeout=120)
+    assert "'s_min' = 8.0" in str(e.value) and "Fix:" in str(e.value)
+
+
+def test_server_shuts_down(comfy, tmp_path):
+    comfy_dir = Path(comfy.__file__).resolve().parent
+    with headless.local_comfyui(comfy_dir, tmp_path) as srv:
+        assert headless.server_alive(srv)
+    assert not headless.server_alive(srv)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://{srv}/system_stats", timeout=2)

@@ -1,0 +1,43 @@
+"""Test-only ComfyUI nodes for ComfyUI-Inertia's server tests and headless demo mode.
+
+Real text encoders (umt5-xxl, llava-llama-3) cannot be shrunk, so tests and the demo
+replace the encoder nodes of a bundled workflow with ``InertiaTestConditioning``, which
+emits CONDITIONING tensors of the real shapes. Never installed for users.
+"""
+
+import torch
+from comfy_api.latest import ComfyExtension, io
+
+
+class InertiaTestConditioning(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="InertiaTestConditioning",
+            display_name="Inertia Test Conditioning (stand-in text encoder)",
+            category="Inertia/testing",
+            description="Seeded random CONDITIONING with the real shapes, standing in for a text encoder.",
+            inputs=[
+                io.Combo.Input("kind", options=["wan", "hunyuan"], tooltip="wan: [1,512,4096]; hunyuan: [1,L,4096] + pooled_output [1,768]."),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, tooltip="Seed of the random tensors."),
+                io.String.Input("text", default="", multiline=True, tooltip="The prompt it replaces (ignored)."),
+            ],
+            outputs=[io.Conditioning.Output(tooltip="Stand-in conditioning.")],
+        )
+
+    @classmethod
+    def execute(cls, kind, seed, text) -> io.NodeOutput:
+        g = torch.Generator().manual_seed(seed)
+        if kind == "wan":
+            return io.NodeOutput([[torch.randn(1, 512, 4096, generator=g) * 0.1, {}]])
+        cond = torch.randn(1, 32, 4096, generator=g) * 0.1
+        return io.NodeOutput([[cond, {"pooled_output": torch.randn(1, 768, generator=g) * 0.1}]])
+
+
+class _Ext(ComfyExtension):
+    async def get_node_list(self):
+        return [InertiaTestConditioning]
+
+
+async def comfy_entrypoint():
+    return _Ext()

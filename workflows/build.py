@@ -1,0 +1,285 @@
+"""Build the bundled workflows from one spec each, in UI format and API format.
+
+    python workflows/build.py          # (re)write workflows/*.json and workflows/api/*.json
+    python workflows/build.py --check  # exit 1 if the files on disk differ from the specs
+
+UI format (``workflows/<name>.json``) is what ComfyUI's Templates browser lists and the
+graph editor loads; API format (``workflows/api/<name>.json``) is what ``/prompt`` takes
+(``python -m nodes.headless``). Both come from the same spec, so they cannot drift apart.
+
+Widget order and defaults are read from the real node definitions of a ComfyUI
+(``$COMFYUI_PATH`` or ``~/comfy/ComfyUI``) with this pack loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PACK = HERE.parent
+
+HF_WAN = "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files"
+HF_HY = "https://huggingface.co/Comfy-Org/HunyuanVideo_repackaged/resolve/main/split_files"
+MODEL_URLS = {
+    "wan2.1_t2v_1.3B_fp16.safetensors": (f"{HF_WAN}/diffusion_models/wan2.1_t2v_1.3B_fp16.safetensors", "diffusion_models"),
+    "umt5_xxl_fp8_e4m3fn_scaled.safetensors": (f"{HF_WAN}/text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors", "text_encoders"),
+    "wan_2.1_vae.safetensors": (f"{HF_WAN}/vae/wan_2.1_vae.safetensors", "vae"),
+    "hunyuan_video_t2v_720p_bf16.safetensors": (f"{HF_HY}/diffusion_models/hunyuan_video_t2v_720p_bf16.safetensors", "diffusion_models"),
+    "llava_llama3_fp8_scaled.safetensors": (f"{HF_HY}/text_encoders/llava_llama3_fp8_scaled.safetensors", "text_encoders"),
+    "clip_l.safetensors": ("https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/clip_l.safetensors", "text_encoders"),
+    "hunyuan_video_vae_bf16.safetensors": (f"{HF_HY}/vae/hunyuan_video_vae_bf16.safetensors", "vae"),
+}
+
+WAN_NEGATIVE = ("色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，丑陋的，"
+                "残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走")
+
+
+def L(node: str, slot: int = 0):
+    """A link to output ``slot`` of node ``node`` (by spec key)."""
+    return ("link", node, slot)
+
+
+# Each spec: name, title, note (MarkdownNote text), nodes = [(key, class_type, inputs, title?)]
+SPECS = [
+    {
+        "name": "wan21_t2v_relaxation_cfg",
+        "note": """## Wan 2.1 T2V 1.3B + Relaxation CFG
+
+**What it shows.** Relaxation CFG (Static Death paper, eq. 2, Table 1's best row β = 0.75, p = 0.7):
+guidance is relaxed at high noise, s(σ) = s_min + (cfg − s_min)(1 − β·σ̂^p), so the first steps are free
+to lay out motion the prompt asks for, and full cfg returns as σ → 0.
+
+**What to expect.** Compared with the same seed without the node: more motion and change, similar detail.
+The Relaxation CFG Preview node plots the scale applied at every step of this schedule.
+
+**Model files** (ComfyUI/models/…):
+- diffusion_models/wan2.1_t2v_1.3B_fp16.safetensors
+- text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors
+- vae/wan_2.1_vae.safetensors
+""",
+        "nodes": [
+            ("unet", "UNETLoader", {"unet_name": "wan2.1_t2v_1.3B_fp16.safetensors", "weight_dtype": "default"}),
+            ("clip", "CLIPLoader", {"clip_name": "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "type": "wan", "device": "default"}),
+            ("vae", "VAELoader", {"vae_name": "wan_2.1_vae.safetensors"}),
+            ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": "a red fox runs across a snowy meadow, then leaps "
+                                       "into the air and disappears behind a tree, tracking camera"}, "Positive prompt"),
+            ("neg", "CLIPTextEncode", {"clip": L("clip"), "text": WAN_NEGATIVE}, "Negative prompt"),
+            ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 8.0}),
+            ("relax", "RelaxationCFG", {"model": L("shift"), "beta": 0.75, "decay_power": 0.7, "s_min": 1.0,
+                                        "s_base": 0.0, "guidance": "cfg"}),
+            ("latent", "EmptyHunyuanLatentVideo", {"width": 832, "height": 480, "length": 81, "batch_size": 1}),
+            ("ksampler", "KSampler", {"model": L("relax"), "seed": 42, "steps": 30, "cfg": 6.0,
+                                      "sampler_name": "uni_pc", "scheduler": "simple", "positive": L("pos"),
+                                      "negative": L("neg"), "latent_image": L("latent"), "denoise": 1.0}),
+            ("decode", "VAEDecode", {"samples": L("ksampler"), "vae": L("vae")}),
+            ("video", "CreateVideo", {"images": L("decode"), "fps": 16.0}),
+            ("save", "SaveVideo", {"video": L("video"), "filename_prefix": "inertia/wan21_t2v_relaxation",
+                                   "format": "auto", "codec": "auto"}),
+            ("sigmas", "BasicScheduler", {"model": L("shift"), "scheduler": "simple", "steps": 30, "denoise": 1.0},
+             "Schedule to preview"),
+            ("preview", "RelaxationCFGPreview", {"sigmas": L("sigmas"), "beta": 0.75, "decay_power": 0.7, "s_min": 1.0,
+                                                 "s_base": 0.0, "cfg": 6.0, "model": L("shift")}),
+        ],
+    },
+    {
+        "name": "hunyuan_t2v_relaxation_embedded",
+        "note": """## HunyuanVideo T2V + Relaxation CFG (embedded guidance)
+
+**What it shows.** HunyuanVideo is guidance-distilled: guidance is an input of the model (FluxGuidance, 6),
+not a CFG mix. Relaxation CFG in *embedded* mode rewrites that input per step to
+s(σ) = s_min + (6 − s_min)(1 − β·σ̂^p) (β = 0.75, p = 0.7), so early steps are less bound to the prompt's
+static reading and later steps get the full guidance back. The sampler's cfg stays 1: no extra passes.
+
+**What to expect.** More motion and change than the stock template at the same seed.
+
+**Model files** (ComfyUI/models/…):
+- diffusion_models/hunyuan_video_t2v_720p_bf16.safetensors
+- text_encoders/clip_l.safetensors and text_encoders/llava_llama3_fp8_scaled.safetensors
+- vae/hunyuan_video_vae_bf16.safetensors
+""",
+        "nodes": [
+            ("unet", "UNETLoader", {"unet_name": "hunyuan_video_t2v_720p_bf16.safetensors", "weight_dtype": "default"}),
+            ("clip", "DualCLIPLoader", {"clip_name1": "clip_l.safetensors", "clip_name2": "llava_llama3_fp8_scaled.safetensors",
+                                        "type": "hunyuan_video", "device": "default"}),
+            ("vae", "VAELoader", {"vae_name": "hunyuan_video_vae_bf16.safetensors"}),
+            ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": "a magician in a dark theatre raises his cape, "
+                                       "spins once and vanishes in a puff of smoke"}, "Prompt"),
+            ("guidance", "FluxGuidance", {"conditioning": L("pos"), "guidance": 6.0}),
+            ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 7.0}),
+            ("relax", "RelaxationCFG", {"model": L("shift"), "beta": 0.75, "decay_power": 0.7, "s_min": 1.0,
+                                        "s_base": 0.0, "guidance": "embedded"}),
+            ("latent", "EmptyHunyuanLatentVideo", {"width": 848, "height": 480, "length": 73, "batch_size": 1}),
+            ("noise", "RandomNoise", {"noise_seed": 42}),
+            ("sampler", "KSamplerSelect", {"sampler_name": "euler"}),
+            ("sigmas", "BasicScheduler", {"model": L("relax"), "scheduler": "simple", "steps": 20, "denoise": 1.0}),
+            ("guider", "BasicGuider", {"model": L("relax"), "conditioning": L("guidance")}),
+            ("sample", "SamplerCustomAdvanced", {"noise": L("noise"), "guider": L("guider"), "sampler": L("sampler"),
+                                                 "sigmas": L("sigmas"), "latent_image": L("latent")}),
+            ("decode", "VAEDecodeTiled", {"samples": L("sample"), "vae": L("vae"), "tile_size": 256, "overlap": 64,
+                                          "temporal_size": 64, "temporal_overlap": 8}),
+            ("video", "CreateVideo", {"images": L("decode"), "fps": 24.0}),
+            ("save", "SaveVideo", {"video": L("video"), "filename_prefix": "inertia/hunyuan_t2v_relaxation",
+                                   "format": "auto", "codec": "auto"}),
+            ("preview", "RelaxationCFGPreview", {"sigmas": L("sigmas"), "beta": 0.75, "decay_power": 0.7, "s_min": 1.0,
+                                                 "s_base": 0.0, "cfg": 6.0, "model": L("shift")}),
+        ],
+    },
+]
+
+
+# --------------------------------------------------------------------------- node definitions
+
+def load_definitions() -> dict:
+    """``{class_type: INPUT_TYPES-like info}`` from a real ComfyUI with this pack's nodes."""
+    comfy = next((Path(p) for p in (os.environ.get("COMFYUI_PATH"), Path.home() / "comfy" / "ComfyUI")
+                  if p and (Path(p) / "main.py").is_file()), None)
+    if comfy is None:
+        raise SystemExit("build.py needs ComfyUI: set COMFYUI_PATH")
+    sys.path.insert(0, str(comfy))
+    from comfy.cli_args import args
+
+    args.cpu = True
+    import utils.extra_config  # noqa: F401
+    import nodes
+
+    asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
+    spec = importlib.util.spec_from_file_location("inertia_build", PACK / "__init__.py",
+                                                  submodule_search_locations=[str(PACK)])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["inertia_build"] = mod
+    spec.loader.exec_module(mod)
+    for cls in asyncio.run(asyncio.run(mod.comfy_entrypoint()).get_node_list()):
+        nodes.NODE_CLASS_MAPPINGS[cls.GET_SCHEMA().node_id] = cls
+    return nodes.NODE_CLASS_MAPPINGS
+
+
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+
+
+def _inputs(cls) -> list[tuple[str, object, dict, bool]]:
+    """[(name, type, options, optional)] in the order the frontend lays widgets out."""
+    it = cls.INPUT_TYPES()
+    out = []
+    for section, optional in (("required", False), ("optional", True)):
+        for name, spec in (it.get(section) or {}).items():
+            typ = spec[0]
+            opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+            out.append((name, typ, opts, optional))
+    return out
+
+
+def _is_widget(typ) -> bool:
+    return isinstance(typ, (list, tuple)) or typ in WIDGET_TYPES
+
+
+def _outputs(cls) -> list[tuple[str, str]]:
+    types = list(cls.RETURN_TYPES)
+    names = list(getattr(cls, "RETURN_NAMES", None) or types)
+    return list(zip(names, types))
+
+
+def build(spec: dict, defs: dict) -> tuple[dict, dict]:
+    """Return (ui_workflow, api_workflow) for one spec."""
+    ids = {key: i + 1 for i, (key, *_rest) in enumerate(spec["nodes"])}
+    api, ui_nodes, links = {}, [], []
+    depth = {}
+    for key, cls_type, inputs, *title in spec["nodes"]:
+        srcs = [v[1] for v in inputs.values() if isinstance(v, tuple)]
+        depth[key] = 1 + max((depth[s] for s in srcs), default=-1)
+    out_links = {key: {} for key in ids}
+    rows = {}
+    for order, (key, cls_type, inputs, *title) in enumerate(spec["nodes"]):
+        cls = defs[cls_type]
+        nid = ids[key]
+        api_inputs, ui_inputs, widgets = {}, [], []
+        known = {name for name, *_ in _inputs(cls)}
+        unknown = set(inputs) - known
+        if unknown:
+            raise SystemExit(f"{spec['name']}: {cls_type} has no input(s) {sorted(unknown)}")
+        for name, typ, opts, optional in _inputs(cls):
+            value = inputs.get(name)
+            if isinstance(value, tuple):
+                _, src, slot = value
+                link_id = len(links) + 1
+                src_type = _outputs(defs[dict((k, c) for k, c, *_ in spec["nodes"])[src]])[slot][1]
+                links.append([link_id, ids[src], slot, nid, len(ui_inputs), src_type])
+                out_links[src].setdefault(slot, []).append(link_id)
+                entry = {"name": name, "type": src_type, "link": link_id}
+                if _is_widget(typ):
+                    entry["widget"] = {"name": name}
+                ui_inputs.append(entry)
+                api_inputs[name] = [str(ids[src]), slot]
+            elif _is_widget(typ):
+                if value is None:
+                    if optional:
+                        continue
+                    value = opts.get("default", typ[0] if isinstance(typ, (list, tuple)) else None)
+                api_inputs[name] = value
+                widgets.append(value)
+                if opts.get("control_after_generate") or (typ == "INT" and name in ("seed", "noise_seed")):
+                    widgets.append("fixed")
+            elif not optional:
+                raise SystemExit(f"{spec['name']}: {cls_type}.{name} ({typ}) must be linked")
+            else:
+                ui_inputs.append({"name": name, "type": typ, "link": None})
+        api[str(nid)] = {"inputs": api_inputs, "class_type": cls_type,
+                         "_meta": {"title": title[0] if title else cls_type}}
+        col = depth[key]
+        row = rows.get(col, 0)
+        height = 60 + 26 * (len(widgets) + max(len(ui_inputs), len(_outputs(cls))))
+        rows[col] = row + height + 40
+        node = {"id": nid, "type": cls_type, "pos": [40 + 360 * col, 140 + row], "size": [320, height],
+                "flags": {}, "order": order, "mode": 0, "inputs": ui_inputs, "outputs": [],
+                "properties": {"Node name for S&R": cls_type}, "widgets_values": widgets}
+        if title:
+            node["title"] = title[0]
+        models = [v for v in inputs.values() if isinstance(v, str) and v in MODEL_URLS]
+        if models:
+            node["properties"]["models"] = [{"name": m, "url": MODEL_URLS[m][0] + "?download=true",
+                                             "directory": MODEL_URLS[m][1]} for m in models]
+        ui_nodes.append((key, node, cls))
+    for key, node, cls in ui_nodes:
+        node["outputs"] = [{"name": n, "type": t, "links": out_links[key].get(i, []), "slot_index": i}
+                           for i, (n, t) in enumerate(_outputs(cls))]
+    nodes_out = [n for _k, n, _c in ui_nodes]
+    note_id = len(nodes_out) + 1
+    nodes_out.append({"id": note_id, "type": "MarkdownNote", "pos": [40, -260], "size": [720, 360], "flags": {},
+                      "order": len(nodes_out), "mode": 0, "inputs": [], "outputs": [],
+                      "properties": {}, "widgets_values": [spec["note"]], "title": "About this workflow",
+                      "color": "#432", "bgcolor": "#653"})
+    ui = {"last_node_id": note_id, "last_link_id": len(links), "nodes": nodes_out, "links": links, "groups": [],
+          "config": {}, "extra": {"ds": {"scale": 0.7, "offset": [100, 300]}}, "version": 0.4}
+    return ui, api
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv=None) -> int:
+    check = "--check" in (argv if argv is not None else sys.argv[1:])
+    defs = load_definitions()
+    (HERE / "api").mkdir(exist_ok=True)
+    stale = []
+    for spec in SPECS:
+        ui, api = build(spec, defs)
+        for path, obj in ((HERE / f"{spec['name']}.json", ui), (HERE / "api" / f"{spec['name']}.json", api)):
+            text = dumps(obj)
+            if check:
+                if not path.is_file() or path.read_text() != text:
+                    stale.append(str(path))
+            else:
+                path.write_text(text)
+    if stale:
+        print("out of date (run python workflows/build.py):\n  " + "\n  ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
