@@ -387,6 +387,7 @@ def run(workflows: list[Path], out_dir: Path, server: str | None, comfy_path: st
                 print(f"  missing official files: {', '.join(missing)}")
             graphs = {k: standin_graph(g) for k, g in graphs.items()}
             model_root = work / "models"
+            model_root.mkdir(parents=True)
             prepare_demo_models(list(graphs.values()), model_root, comfy_dir)
             extra = (TESTING_NODES,)
         else:
