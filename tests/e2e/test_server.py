@@ -87,3 +87,12 @@ def test_server_shuts_down(comfy, tmp_path):
     assert not headless.server_alive(srv)
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://{srv}/system_stats", timeout=2)
+
+
+def test_frontend_extension_is_served(server):
+    srv, _ = server
+    listed = headless._get_json(srv, "/extensions")
+    ours = [p for p in listed if "/ComfyUI-Inertia/" in p]
+    assert "/extensions/ComfyUI-Inertia/relaxation_curve.js" in ours, listed
+    with urllib.request.urlopen(f"http://{srv}/extensions/ComfyUI-Inertia/relaxation_math.js", timeout=10) as r:
+        assert b"export function relaxationScale" in r.read()
