@@ -159,6 +159,8 @@ def load_definitions() -> dict:
 
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+#: extra node height for in-node previews drawn by js/ (DOM widgets)
+PREVIEW_HEIGHT = {"RelaxationCFG": 170, "RelaxationCFGPreview": 170}
 
 
 def _inputs(cls) -> list[tuple[str, object, dict, bool]]:
@@ -231,7 +233,7 @@ def build(spec: dict, defs: dict) -> tuple[dict, dict]:
                          "_meta": {"title": title[0] if title else cls_type}}
         col = depth[key]
         row = rows.get(col, 0)
-        height = 60 + 26 * (len(widgets) + max(len(ui_inputs), len(_outputs(cls))))
+        height = 60 + 26 * (len(widgets) + max(len(ui_inputs), len(_outputs(cls)))) + PREVIEW_HEIGHT.get(cls_type, 0)
         rows[col] = row + height + 40
         node = {"id": nid, "type": cls_type, "pos": [40 + 360 * col, 140 + row], "size": [320, height],
                 "flags": {}, "order": order, "mode": 0, "inputs": ui_inputs, "outputs": [],

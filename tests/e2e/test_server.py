@@ -96,3 +96,14 @@ def test_frontend_extension_is_served(server):
     assert "/extensions/ComfyUI-Inertia/relaxation_curve.js" in ours, listed
     with urllib.request.urlopen(f"http://{srv}/extensions/ComfyUI-Inertia/relaxation_math.js", timeout=10) as r:
         assert b"export function relaxationScale" in r.read()
+
+
+def test_workflows_listed_in_templates_browser(server):
+    srv, _ = server
+    templates = headless._get_json(srv, "/workflow_templates")
+    listed = set(templates.get("ComfyUI-Inertia", []))
+    shipped = {p.stem for p in (REPO / "workflows").glob("*.json")}
+    assert shipped and shipped <= listed, (shipped, templates)
+    with urllib.request.urlopen(f"http://{srv}/api/workflow_templates/ComfyUI-Inertia/{sorted(shipped)[0]}.json",
+                                timeout=10) as r:
+        assert "nodes" in json.loads(r.read())
