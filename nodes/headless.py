@@ -5,7 +5,7 @@ Commands (run from the pack's folder with the Python that runs ComfyUI)::
     # queue an API-format workflow on a running ComfyUI and save its outputs
     python -m nodes.headless queue workflows/api/wan21_t2v_relaxation_cfg.json --server 127.0.0.1:8188
 
-    # the main job: queue on --server if one answers; otherwise start a local headless ComfyUI
+    # the main job (no file: every bundled workflow): queue on --server if one answers; otherwise start a local headless ComfyUI
     # ($COMFYUI_PATH or ~/comfy/ComfyUI). Where the official model files are absent it runs in
     # demo mode: tiny random-weight stand-ins, stand-in text conditioning, CPU-sized frames.
     python -m nodes.headless run workflows/api/wan21_t2v_relaxation_cfg.json
@@ -417,8 +417,10 @@ def main(argv=None) -> int:
     q = sub.add_parser("queue", help="queue API workflows on a running ComfyUI and save outputs")
     r = sub.add_parser("run", help="main job: queue on --server if it answers, else start a local ComfyUI "
                                    "(demo mode where the official weights are absent)")
+    q.add_argument("workflows", nargs="+", type=Path, help="API-format workflow JSON files (workflows/api/)")
+    r.add_argument("workflows", nargs="*", type=Path,
+                   help="API-format workflow JSON files (default: every bundled workflow in workflows/api/)")
     for p in (q, r):
-        p.add_argument("workflows", nargs="+", type=Path, help="API-format workflow JSON files (workflows/api/)")
         p.add_argument("--out", type=Path, default=Path("outputs"), help="where to save outputs (default: outputs/)")
         p.add_argument("--timeout", type=float, default=3600, help="seconds to wait per workflow")
     q.add_argument("--server", default="127.0.0.1:8188", help="ComfyUI address (default 127.0.0.1:8188)")
@@ -435,7 +437,8 @@ def main(argv=None) -> int:
                 _e, files = queue_workflow(a.server, graph, a.out / wf.stem, a.timeout)
                 print(f"  saved: {', '.join(map(str, files)) or 'nothing'}")
             return 0
-        return run(a.workflows, a.out, a.server, a.comfyui, a.demo, a.timeout)
+        workflows = a.workflows or sorted((PACK_DIR / "workflows" / "api").glob("*.json"))
+        return run(workflows, a.out, a.server, a.comfyui, a.demo, a.timeout)
     except (WorkflowError, TimeoutError) as e:
         print(e, file=sys.stderr)
         return 1
