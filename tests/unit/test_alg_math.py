@@ -1,0 +1,225 @@
+"""Pure math of ALG (filters, schedules, strength mapping, three-pass formula). No ComfyUI import."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from comfyui_inertia.nodes.pure import lowpass as lp
+from comfyui_inertia.nodes.pure.errors import InertiaInputError
+
+
+def test_pure_module_does_not_import_comfyui():
+    """Import the module in a fresh interpreter (conftest itself imports comfy.cli_args here)."""
+    src = open(lp.__file__).read()
+    assert "import comfy" not in src and "from comfy" not in src
+    pure_dir = Path(lp.__file__).parent
+    code = ("import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('p.errors', {str(pure_dir / 'errors.py')!r})\n"
+            "import types; pkg = types.ModuleType('p'); pkg.__path__ = []; sys.modules['p'] = pkg\n"
+            "m = importlib.util.module_from_spec(spec); sys.modules['p.errors'] = m; spec.loader.exec_module(m)\n"
+            f"spec = importlib.util.spec_from_file_location('p.lowpass', {str(pure_dir / 'lowpass.py')!r})\n"
+            "m = importlib.util.module_from_spec(spec); sys.modules['p.lowpass'] = m; spec.loader.exec_module(m)\n"
+            "m.gaussian(__import__('torch').zeros(1, 1, 1, 4, 4), 1.0)\n"
+            "bad = [k for k in sys.modules if k == 'comfy' or k.startswith('comfy.')]\n"
+            "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _checker(h=12, w=16):
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    return ((yy + xx) % 2).float() * 2 - 1  # highest spatial frequency
+
+
+# ---------------------------------------------------------------- down_up
+
+def test_down_up_is_per_frame_and_matches_torch_reference():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 4, 12, 16, generator=g)
+    out = lp.down_up(x, 0.4)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    for b in range(2):
+        for t in range(4):
+            frame = x[b:b + 1, :, t]
+            # small size: round(12·0.4) = 5, round(16·0.4) = 6
+            small = F.interpolate(frame, size=(5, 6), mode="bilinear", align_corners=False, antialias=True)
+            ref = F.interpolate(small, size=(12, 16), mode="bilinear", align_corners=False, antialias=True)
+            torch.testing.assert_close(out[b:b + 1, :, t], ref, rtol=0, atol=1e-6)
+
+
+def test_down_up_removes_high_frequency_and_keeps_constants():
+    x = _checker()[None, None, None].repeat(1, 2, 3, 1, 1)
+    out = lp.down_up(x, 0.5)
+    assert out.abs().max() < 0.5 * x.abs().max()  # checkerboard mostly gone
+    const = torch.full((1, 4, 2, 6, 10), 0.7)
+    torch.testing.assert_close(lp.down_up(const, 0.4), const, rtol=0, atol=1e-6)  # masks survive
+
+
+def test_down_up_identity_at_one_and_no_temporal_mixing():
+    x = torch.randn(1, 2, 3, 8, 8)
+    assert lp.down_up(x, 1.0) is x
+    y = x.clone()
+    y[:, :, 1] += 5.0  # change only frame 1
+    d = (lp.down_up(y, 0.5) - lp.down_up(x, 0.5)).abs().amax(dim=(0, 1, 3, 4))
+    assert d[0] == 0 and d[2] == 0 and d[1] > 1
+
+
+def test_down_up_keeps_dtype_and_accepts_4d():
+    x = torch.randn(2, 3, 8, 8).to(torch.bfloat16)
+    out = lp.down_up(x, 0.5)
+    assert out.dtype == torch.bfloat16 and out.shape == x.shape
+    tiny = torch.randn(1, 1, 1, 2, 2)
+    assert lp.down_up(tiny, 0.1).shape == tiny.shape  # 1x1 floor
+
+
+@pytest.mark.parametrize("r", [0.0, -0.1, 1.5, float("nan"), float("inf")])
+def test_down_up_rejects_bad_r(r):
+    with pytest.raises(InertiaInputError) as e:
+        lp.down_up(torch.zeros(1, 1, 1, 4, 4), r)
+    assert "'resize_factor'" in str(e.value) and "Fix:" in str(e.value)
+
+
+# ---------------------------------------------------------------- gaussian
+
+def test_gaussian_matches_explicit_separable_kernel():
+    x = torch.randn(1, 2, 2, 16, 16, generator=torch.Generator().manual_seed(1))
+    sigma = 1.0
+    out = lp.gaussian(x, sigma)
+    k = lp.gaussian_kernel_size(sigma, 16, 16)
+    assert k == 7
+    r = k // 2
+    t = torch.arange(-r, r + 1, dtype=torch.float64)
+    g = torch.exp(-t * t / (2 * sigma * sigma))
+    g = (g / g.sum()).float()
+    frame = x[:, :, 0]
+    pad = F.pad(frame, (r, r, r, r), mode="reflect")
+    ref = F.conv2d(pad, (g[:, None] * g[None, :]).expand(2, 1, k, k).contiguous(), groups=2)
+    torch.testing.assert_close(out[:, :, 0], ref, rtol=1e-5, atol=1e-5)
+
+
+def test_gaussian_identity_small_frames_and_bad_sigma():
+    x = torch.randn(1, 1, 2, 6, 6)
+    assert lp.gaussian(x, 0.0) is x
+    assert lp.gaussian_kernel_size(10.0, 4, 6) == 7  # capped at 2·min(H,W) − 1
+    assert lp.gaussian(x, 10.0).shape == x.shape
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(InertiaInputError, match="blur_sigma"):
+            lp.gaussian(x, bad)
+
+
+# ---------------------------------------------------------------- condition layouts
+
+def test_lowpass_channels_touches_only_the_span():
+    x = torch.randn(1, 20, 3, 8, 8)
+    out = lp.lowpass_channels(x, 4, 20, lambda t: lp.down_up(t, 0.5))
+    assert torch.equal(out[:, :4], x[:, :4])
+    assert not torch.equal(out[:, 4:], x[:, 4:])
+    assert torch.equal(out[:, 4:], lp.down_up(x[:, 4:], 0.5))
+
+
+def test_vace_only_frames_with_kept_content_are_filtered():
+    b, n, t, h, w = 1, 1, 4, 8, 8
+    latent = torch.randn(b, n, 32, t, h, w)
+    mask = torch.ones(b, n, 64, t, h, w)
+    mask[:, :, :, 0] = 0.0          # reference frame (kept)
+    mask[:, :, :, 1, :, :4] = 0.0   # partly kept frame (outpaint-like)
+    ctx = torch.cat([latent, mask], dim=2)
+    sel = lp.vace_image_frames(ctx)
+    assert sel.tolist() == [[[True, True, False, False]]]
+    out = lp.lowpass_vace(ctx, lambda x: lp.down_up(x, 0.5))
+    assert out.shape == ctx.shape
+    assert torch.equal(out[:, :, 32:], ctx[:, :, 32:])                 # mask untouched
+    assert torch.equal(out[:, :, :32, 2:], ctx[:, :, :32, 2:])          # control frames untouched
+    assert torch.equal(out[:, :, :32, :2], lp.down_up(ctx[0, :, :32, :2], 0.5)[None])
+
+
+# ---------------------------------------------------------------- schedules
+
+def test_strength_mapping_paper():
+    assert lp.resize_at(1.0, 0.4) == pytest.approx(0.4)
+    assert lp.resize_at(0.0, 0.4) == 1.0
+    assert lp.resize_at(0.5, 0.4) == pytest.approx(0.7)
+    assert lp.sigma_at(0.5, 3.0) == pytest.approx(1.5)
+    p = lp.ALGParams(resize_factor=0.4)
+    assert p.at(1.0)[0] == pytest.approx(0.4) and p.is_active(1.0) and not p.is_active(0.0)
+    assert not lp.ALGParams(resize_factor=1.0).is_active(1.0)
+    assert not lp.ALGParams(filter="gaussian", blur_sigma=0.0).is_active(1.0)
+
+
+def test_interval_reproduces_paper_filtered_step_counts():
+    """Paper configs: Wan end 0.20 of 50 steps → 10 steps; HunyuanVideo/CogVideoX end 0.04 → 2."""
+    for end, want in ((0.20, 10), (0.04, 2)):
+        on = [i for i in range(50) if lp.strength(lp.step_progress(i, 50), "interval", 0.0, end) > 0]
+        assert on == list(range(want))
+
+
+def test_linear_and_exponential_schedules():
+    assert lp.strength(0.0, "linear", 0.0, 0.5) == 1.0
+    assert lp.strength(0.25, "linear", 0.0, 0.5) == pytest.approx(0.5)
+    assert lp.strength(0.5, "linear", 0.0, 0.5) == pytest.approx(0.0)
+    assert lp.strength(0.6, "linear", 0.0, 0.5) == 0.0
+    assert lp.strength(0.3, "exponential", 0.0, 1.0, decay_rate=10) == pytest.approx(math.exp(-3))
+    assert lp.strength(0.3, "exponential", 0.1, 1.0, decay_rate=10) == pytest.approx(math.exp(-2))
+    assert lp.strength(0.05, "exponential", 0.1, 1.0) == 0.0
+    assert lp.strength(0.5, "interval", 0.5, 0.5) == 1.0  # inclusive bounds
+
+
+def test_step_index_and_progress():
+    sig = [1.0, 0.9, 0.5, 0.2, 0.0]
+    assert [lp.step_index(s, sig) for s in sig[:-1]] == [0, 1, 2, 3]
+    assert lp.step_index(0.7, sig) == 1        # Heun-like intermediate σ belongs to step 1
+    assert lp.step_index(0.9 * (1 + 1e-6), sig) == 1  # float32/float64 jitter
+    assert lp.step_progress(3, 4) == 1.0 and lp.step_progress(0, 1) == 0.0
+
+
+def test_sigma_to_percent_inverts_flow_shift():
+    shift = 8.0
+    p2s = lambda p: 1.0 if p <= 0 else 0.0 if p >= 1 else shift * (1 - p) / (1 + (shift - 1) * (1 - p))  # noqa: E731
+    for p in (0.0, 0.1, 0.2, 0.5, 0.93):
+        assert lp.sigma_to_percent(p2s(p), p2s) == pytest.approx(p, abs=1e-9)
+    assert lp.sigma_to_percent(0.0, p2s) == 1.0
+
+
+def test_schedule_table_by_step_and_sigma():
+    shift = 8.0
+    p2s = lambda p: 1.0 if p <= 0 else 0.0 if p >= 1 else shift * (1 - p) / (1 + (shift - 1) * (1 - p))  # noqa: E731
+    sig = [p2s(i / 10) for i in range(10)] + [0.0]
+    rows = lp.schedule_table(sig, lp.ALGParams(schedule_by="step"))
+    assert [r["filtered"] for r in rows] == [True, True] + [False] * 8  # i/9 ≤ 0.2
+    rows = lp.schedule_table(sig, lp.ALGParams(schedule_by="sigma"), p2s)
+    assert [r["filtered"] for r in rows] == [True, True, True] + [False] * 7  # percent 0, .1, .2
+    assert rows[0]["r"] == pytest.approx(0.4) and rows[5]["r"] == 1.0
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(resize_factor=0.0), "resize_factor"), (dict(resize_factor=1.01), "resize_factor"),
+    (dict(window_start=0.5, window_end=0.2), "window_start"), (dict(window_end=1.5), "window_end"),
+    (dict(blur_sigma=float("nan")), "blur_sigma"), (dict(blur_sigma=float("inf")), "blur_sigma"),
+    (dict(blur_sigma=-1.0), "blur_sigma"), (dict(filter="median"), "filter"), (dict(schedule="cosine"), "schedule"),
+    (dict(schedule_by="time"), "schedule_by"), (dict(decay_rate=-1.0), "decay_rate"),
+])
+def test_bad_parameters_name_input_value_and_fix(kwargs, name):
+    with pytest.raises(InertiaInputError) as e:
+        lp.ALGParams(**kwargs)
+    msg = str(e.value)
+    assert f"'{name}'" in msg and "Fix:" in msg and repr(kwargs[name]) in msg
+
+
+# ---------------------------------------------------------------- guidance
+
+def test_paper_formula_and_cfg_pair():
+    g = torch.Generator().manual_seed(2)
+    u_sharp, c_lp, u_lp = (torch.randn(1, 4, 2, 3, 3, generator=g) for _ in range(3))
+    w = 5.0
+    want = u_sharp + w * (c_lp - u_lp)
+    torch.testing.assert_close(lp.paper_combine(u_sharp, c_lp, u_lp, w), want)
+    cond, uncond = lp.paper_as_cfg_pair(u_sharp, c_lp, u_lp)
+    for w in (1.0, 5.0, 7.5):  # the ordinary CFG mix of the pair is the paper's formula for any w
+        torch.testing.assert_close(uncond + w * (cond - uncond), lp.paper_combine(u_sharp, c_lp, u_lp, w),
+                                   rtol=1e-5, atol=1e-5)
+    # and it is not the two-pass CFG with the filtered image
+    assert not torch.allclose(u_lp + 5.0 * (c_lp - u_lp), lp.paper_combine(u_sharp, c_lp, u_lp, 5.0))
