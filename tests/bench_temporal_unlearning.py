@@ -1,0 +1,222 @@
+"""GPU benchmark: stock ComfyUI vs TemporalUnlearning on every block at every step, side by side.
+
+Issue 3's target: ≤ +2 % sampling time and peak VRAM ≤ stock + 1 % for a Wan2.1-1.3B-shaped model
+(random bf16 weights, loaded through ComfyUI's own loader) at 832×480×81, cfg 6, euler; the same
+ratio is reported for a HunyuanVideo-shaped model (full 13B shape by default, 848×480×53, embedded
+guidance 6, cfg 1) that fits an 80 GB H100.
+
+Method: one process, one model per family; stock and patched runs alternate (``--rounds``), each run
+``--steps`` steps through ``comfy.sample.sample``. Step times come from the sampler callback
+(CUDA-synchronised timestamps), so model loading and the first step are excluded; s/step is the
+mean step time over all rounds. Peak VRAM is ``torch.cuda.max_memory_allocated`` during the run
+(reset before each). The final latents of the two configurations are compared so a blur that never
+ran would show (diff 0).
+
+Run (GPU; see ../../shared/tools/gpu-bundle for the offline ComfyUI copy):
+    COMFYUI_PATH=$PWD/.gpu/ComfyUI python3 tests/bench_temporal_unlearning.py [--only wan|hunyuan]
+CPU smoke test (tiny shapes, seconds):
+    python tests/bench_temporal_unlearning.py --small
+ComfyUI is found through $COMFYUI_PATH, then ./.gpu/ComfyUI, then ~/comfy/ComfyUI.
+The closing line prints the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--small", action="store_true", help="tiny models and latents (CPU smoke test)")
+    p.add_argument("--only", choices=["wan", "hunyuan"], help="benchmark one family only")
+    p.add_argument("--steps", type=int, default=None, help="steps per run (default 5; --small 3)")
+    p.add_argument("--rounds", type=int, default=None, help="stock/patched alternations (default 2; --small 1)")
+    p.add_argument("--sigma-blur", type=float, default=0.6)
+    p.add_argument("--apply-to", default="kv", choices=["kv", "k", "v"])
+    p.add_argument("--hunyuan-size", default="848x480x53", help="WxHxFRAMES in pixels for HunyuanVideo")
+    p.add_argument("--hunyuan-depth", default="20,40", help="double,single block counts (13B: 20,40)")
+    p.add_argument("--wan-size", default="832x480x81", help="WxHxFRAMES in pixels for Wan")
+    return p.parse_args()
+
+
+def find_comfyui() -> Path:
+    cands = [os.environ.get("COMFYUI_PATH"), Path.cwd() / ".gpu" / "ComfyUI", REPO / ".gpu" / "ComfyUI",
+             Path.home() / "comfy" / "ComfyUI"]
+    for c in cands:
+        if c and (Path(c) / "main.py").is_file():
+            return Path(c).resolve()
+    sys.exit("no ComfyUI found: set COMFYUI_PATH")
+
+
+def setup(opts):
+    comfy_dir = find_comfyui()
+    sys.path.insert(0, str(comfy_dir))
+    argv, sys.argv = sys.argv, [sys.argv[0]]
+    import comfy.options
+    comfy.options.enable_args_parsing()
+    import torch
+    from comfy.cli_args import args
+    if opts.small or not torch.cuda.is_available():
+        args.cpu = True
+    sys.argv = argv
+    import comfy.model_management  # noqa: F401  (device selection happens here)
+    spec = importlib.util.spec_from_file_location("comfyui_inertia", REPO / "__init__.py",
+                                                  submodule_search_locations=[str(REPO)])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["comfyui_inertia"] = mod
+    spec.loader.exec_module(mod)
+    return comfy_dir
+
+
+def random_sd(cls, device, dtype, **kw):
+    import comfy.ops
+    import torch
+    with torch.device("meta"):
+        m = cls(operations=comfy.ops.disable_weight_init, **kw)
+    g = torch.Generator(device=device).manual_seed(0)
+    sd = {}
+    for k, v in m.state_dict().items():
+        leaf = k.rsplit(".", 1)[-1]
+        if v.ndim <= 1 and ("norm" in k or leaf == "scale"):
+            sd[k] = torch.ones(v.shape, device=device, dtype=dtype)
+        else:
+            sd[k] = (torch.randn(v.shape, generator=g, device=device, dtype=torch.float32) * 0.02).to(dtype)
+    return sd
+
+
+def load(cls, device, dtype, **kw):
+    import comfy.sd
+    sd = random_sd(cls, device, dtype, **kw)
+    model = comfy.sd.load_diffusion_model_state_dict(sd, model_options={"dtype": dtype})
+    del sd
+    return model
+
+
+def timed_run(model, latent, pos, neg, cfg, steps, cuda):
+    """Sample ``steps`` euler steps; return (mean s/step excluding the first step, peak GiB, output)."""
+    import comfy.sample
+    import torch
+    stamps = []
+
+    def cb(step, x0, x, total):
+        if cuda:
+            torch.cuda.synchronize()
+        stamps.append(time.perf_counter())
+
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    lat = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
+    noise = comfy.sample.prepare_noise(lat, 0)
+    out = comfy.sample.sample(model, noise, steps, cfg, "euler", "simple", pos, neg, lat, callback=cb,
+                              disable_pbar=True, seed=0)
+    peak = torch.cuda.max_memory_allocated() / 2 ** 30 if cuda else float("nan")
+    intervals = [b - a for a, b in zip(stamps, stamps[1:])]
+    return intervals, peak, out
+
+
+def bench(name, model, latent, pos, neg, cfg, opts, cuda):
+    from comfyui_inertia.nodes.temporal_unlearning import TemporalUnlearning
+
+    patched = TemporalUnlearning.execute(model=model, sigma_blur=opts.sigma_blur, apply_to=opts.apply_to,
+                                         start_percent=0.0, end_percent=1.0, blocks="all",
+                                         protect_anchor_frames=True).args[0]
+    configs = {"stock": model, "temporal_unlearning": patched}
+    for m in configs.values():  # warm-up: load, allocator, kernels
+        timed_run(m, latent, pos, neg, cfg, 2, cuda)
+    steps = {k: [] for k in configs}
+    peaks = {k: 0.0 for k in configs}
+    outs = {}
+    for r in range(opts.rounds):
+        order = list(configs) if r % 2 == 0 else list(reversed(configs))
+        for k in order:
+            iv, peak, out = timed_run(configs[k], latent, pos, neg, cfg, opts.steps, cuda)
+            steps[k] += iv
+            peaks[k] = max(peaks[k], peak)
+            outs[k] = out
+    s = {k: sum(v) / len(v) for k, v in steps.items()}
+    res = {
+        "model": name,
+        "latent": list(latent["samples"].shape),
+        "cfg": cfg,
+        "steps_timed": {k: len(v) for k, v in steps.items()},
+        "stock_s_per_step": round(s["stock"], 4),
+        "tu_s_per_step": round(s["temporal_unlearning"], 4),
+        "ratio": round(s["temporal_unlearning"] / s["stock"], 4),
+        "stock_step_times": [round(x, 4) for x in steps["stock"]],
+        "tu_step_times": [round(x, 4) for x in steps["temporal_unlearning"]],
+        "peak_gib_stock": round(peaks["stock"], 3),
+        "peak_gib_tu": round(peaks["temporal_unlearning"], 3),
+        "peak_ratio": round(peaks["temporal_unlearning"] / peaks["stock"], 4) if cuda else None,
+        "output_max_abs_diff": float((outs["stock"].float() - outs["temporal_unlearning"].float()).abs().max()),
+    }
+    print(json.dumps(res), flush=True)  # noqa: T201
+    return res
+
+
+def main():
+    opts = parse()
+    opts.steps = opts.steps or (3 if opts.small else 5)
+    opts.rounds = opts.rounds or (1 if opts.small else 2)
+    setup(opts)
+    import comfy.model_management as mm
+    import torch
+    from comfy.ldm.hunyuan_video.model import HunyuanVideo
+    from comfy.ldm.wan.model import WanModel
+
+    cuda = mm.get_torch_device().type == "cuda"
+    device = mm.get_torch_device()
+    dtype = torch.bfloat16 if cuda else torch.float32
+    info = {"device": torch.cuda.get_device_name(0) if cuda else "cpu", "torch": torch.__version__,
+            "sigma_blur": opts.sigma_blur, "apply_to": opts.apply_to, "steps": opts.steps, "rounds": opts.rounds}
+    print(json.dumps(info), flush=True)  # noqa: T201
+    results = []
+
+    if opts.only in (None, "wan"):
+        if opts.small:
+            cfgw = dict(model_type="t2v", dim=256, ffn_dim=512, num_heads=2, num_layers=2, text_dim=4096,
+                        in_dim=16, out_dim=16)
+            W, H, F = 64, 64, 17
+        else:
+            cfgw = dict(model_type="t2v", dim=1536, ffn_dim=8960, num_heads=12, num_layers=30, text_dim=4096,
+                        in_dim=16, out_dim=16)
+            W, H, F = (int(v) for v in opts.wan_size.split("x"))
+        model = load(WanModel, device, dtype, **cfgw)
+        latent = {"samples": torch.zeros(1, 16, (F - 1) // 4 + 1, H // 8, W // 8)}
+        pos = [[torch.zeros(1, 512, 4096), {}]]
+        neg = [[torch.zeros(1, 512, 4096), {}]]
+        name = f"wan2.1-{'tiny' if opts.small else '1.3B'}-shaped {W}x{H}x{F}, {cfgw['num_layers']} blocks"
+        results.append(bench(name, model, latent, pos, neg, 6.0, opts, cuda))
+        del model
+        mm.unload_all_models()
+        mm.soft_empty_cache()
+
+    if opts.only in (None, "hunyuan"):
+        nd, ns = (1, 1) if opts.small else (int(v) for v in opts.hunyuan_depth.split(","))
+        cfgh = dict(in_channels=16, out_channels=16, vec_in_dim=768, context_in_dim=4096,
+                    hidden_size=256 if opts.small else 3072, mlp_ratio=4.0, num_heads=2 if opts.small else 24,
+                    depth=nd, depth_single_blocks=ns, axes_dim=[16, 56, 56], theta=256, patch_size=[1, 2, 2],
+                    qkv_bias=True, guidance_embed=True, byt5=False, meanflow=False)
+        W, H, F = (64, 64, 17) if opts.small else (int(v) for v in opts.hunyuan_size.split("x"))
+        model = load(HunyuanVideo, device, dtype, **cfgh)
+        latent = {"samples": torch.zeros(1, 16, (F - 1) // 4 + 1, H // 8, W // 8)}
+        pos = [[torch.zeros(1, 256, 4096), {"pooled_output": torch.zeros(1, 768), "guidance": 6.0}]]
+        name = (f"hunyuanvideo-{'tiny' if opts.small else '13B'}-shaped {W}x{H}x{F}, "
+                f"{nd}+{ns} blocks, embedded guidance 6")
+        results.append(bench(name, model, latent, pos, pos, 1.0, opts, cuda))
+
+    print("RATIO (TemporalUnlearning / stock, s/step; peak VRAM): " + " | ".join(  # noqa: T201
+        f"{r['model']}: {r['ratio']:.4f} ({r['stock_s_per_step']:.4f} -> {r['tu_s_per_step']:.4f} s/step; "
+        f"peak {r['peak_gib_stock']:.2f} -> {r['peak_gib_tu']:.2f} GiB)" for r in results), flush=True)
+
+
+if __name__ == "__main__":
+    main()
