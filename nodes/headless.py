@@ -266,26 +266,30 @@ def local_comfyui(comfy_dir: Path, workdir: Path, model_root: Path | None = None
 # --------------------------------------------------------------------------- demo mode
 
 #: CPU-sized overrides applied in demo mode: (class_type, input) → value
-DEMO_SIZES = {("EmptyHunyuanLatentVideo", "width"): 64, ("EmptyHunyuanLatentVideo", "height"): 64,
-              ("EmptyHunyuanLatentVideo", "length"): 5, ("KSampler", "steps"): 4, ("BasicScheduler", "steps"): 4,
-              ("KSamplerAdvanced", "steps"): 4}
+DEMO_SIZES = {**{(cls, key): value for cls in ("EmptyHunyuanLatentVideo", "WanImageToVideo", "WanFirstLastFrameToVideo",
+                                                 "WanVaceToVideo", "HunyuanImageToVideo")
+                   for key, value in (("width", 64), ("height", 64), ("length", 5))},
+              ("KSampler", "steps"): 4, ("BasicScheduler", "steps"): 4, ("KSamplerAdvanced", "steps"): 4}
+
+#: packages whose templates/ folders hold the real example media the bundled workflows name
+MEDIA_PACKAGES = ("comfyui_workflow_templates_media_video", "comfyui_workflow_templates_media_image")
 
 
 def required_model_files(graph: dict) -> dict[str, str]:
-    """``{file name: folder}`` for the model files an API graph loads."""
+    """``{file name: models folder}`` for the model files an API graph loads."""
     found = {}
     for node in graph.values():
         ins = node.get("inputs", {})
         for key, folder in (("unet_name", "diffusion_models"), ("vae_name", "vae"), ("clip_name", "text_encoders"),
                             ("clip_name1", "text_encoders"), ("clip_name2", "text_encoders")):
             if isinstance(ins.get(key), str):
-                found[ins[key]] = folder
+                found[ins[key]] = "clip_vision" if node["class_type"] == "CLIPVisionLoader" else folder
     return found
 
 
 def missing_model_files(graph: dict, comfy_dir: Path) -> list[str]:
     models = comfy_dir / "models"
-    alt = {"text_encoders": ("text_encoders", "clip"), "diffusion_models": ("diffusion_models", "unet"), "vae": ("vae",)}
+    alt = {"text_encoders": ("text_encoders", "clip"), "diffusion_models": ("diffusion_models", "unet")}
     missing = []
     for name, folder in required_model_files(graph).items():
         if not any((models / d / name).is_file() for d in alt.get(folder, (folder,))):
@@ -312,6 +316,13 @@ def standin_graph(graph: dict, cpu_sizes: bool = True) -> dict:
                       "inputs": {"kind": loaders[clip[0]], "seed": seed, "text": node["inputs"].get("text", "")}}
     for nid in loaders:
         del g[nid]
+    vision = {nid for nid, n in g.items() if n["class_type"] == "CLIPVisionLoader"}
+    for seed, (nid, node) in enumerate(sorted(g.items())):
+        if node["class_type"] == "CLIPVisionEncode" and node["inputs"].get("clip_vision", [None])[0] in vision:
+            g[nid] = {"class_type": "InertiaTestClipVision", "_meta": {"title": "stand-in image encoder"},
+                      "inputs": {"image": node["inputs"]["image"], "seed": seed}}
+    for nid in vision:
+        del g[nid]
     if cpu_sizes:
         for node in g.values():
             for (cls, key), value in DEMO_SIZES.items():
@@ -328,7 +339,7 @@ def write_standin_models(graph: dict, model_root: Path) -> list[str]:
     written = []
     for fname, folder in required_model_files(graph).items():
         target = model_root / folder / fname
-        if target.exists() or folder == "text_encoders":
+        if target.exists() or folder in ("text_encoders", "clip_vision"):  # replaced by stand-in nodes
             continue
         if folder == "diffusion_models" and fname in by_file:
             standins.write_diffusion_model(by_file[fname], str(target.parent), fname)
@@ -353,6 +364,35 @@ def prepare_demo_models(graphs: list[dict], model_root: Path, comfy_dir: Path) -
         json.dump(graphs, f)
     subprocess.run([sys.executable, "-c", code, str(comfy_dir), str(PACK_DIR), f.name, str(model_root)],
                    check=True, cwd=str(model_root))
+
+
+def input_images(graph: dict) -> list[str]:
+    """File names the graph's ``LoadImage`` nodes read from ComfyUI's input folder."""
+    return sorted({n["inputs"]["image"] for n in graph.values()
+                   if n["class_type"] == "LoadImage" and isinstance(n["inputs"].get("image"), str)})
+
+
+def stage_input_images(graph: dict, input_dir: Path, comfy_dir: Path | None = None) -> list[Path]:
+    """Copy every image the graph loads into ``input_dir``, from ComfyUI's input folder or the
+    official template media packages (real images, e.g. ``video_wan2_2_14B_i2v-2.webp``)."""
+    import importlib.util
+    import shutil
+
+    roots = [comfy_dir / "input"] if comfy_dir else []
+    for pkg in MEDIA_PACKAGES:
+        spec = importlib.util.find_spec(pkg)
+        if spec and spec.submodule_search_locations:
+            roots.append(Path(list(spec.submodule_search_locations)[0]) / "templates")
+    input_dir.mkdir(parents=True, exist_ok=True)
+    staged = []
+    for name in input_images(graph):
+        src = next((r / name for r in roots if (r / name).is_file()), None)
+        if src is None:
+            raise WorkflowError(f"input image {name!r} is in neither ComfyUI's input folder nor the template "
+                                f"media packages ({', '.join(MEDIA_PACKAGES)}); put it in ComfyUI/input")
+        shutil.copyfile(src, input_dir / name)
+        staged.append(input_dir / name)
+    return staged
 
 
 def load_graph(path: Path) -> dict:
@@ -392,6 +432,8 @@ def run(workflows: list[Path], out_dir: Path, server: str | None, comfy_path: st
             extra = (TESTING_NODES,)
         else:
             model_root = comfy_dir / "models"
+        for graph in graphs.values():
+            stage_input_images(graph, work / "input", comfy_dir)
         print(f"starting ComfyUI from {comfy_dir} (headless, loopback)")
         with local_comfyui(comfy_dir, work, model_root, extra, cpu=use_demo or not _has_cuda()) as srv:
             for name, graph in graphs.items():

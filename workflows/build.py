@@ -33,7 +33,13 @@ MODEL_URLS = {
     "llava_llama3_fp8_scaled.safetensors": (f"{HF_HY}/text_encoders/llava_llama3_fp8_scaled.safetensors", "text_encoders"),
     "clip_l.safetensors": ("https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/clip_l.safetensors", "text_encoders"),
     "hunyuan_video_vae_bf16.safetensors": (f"{HF_HY}/vae/hunyuan_video_vae_bf16.safetensors", "vae"),
+    "wan2.1_i2v_480p_14B_fp16.safetensors": (f"{HF_WAN}/diffusion_models/wan2.1_i2v_480p_14B_fp16.safetensors", "diffusion_models"),
+    "clip_vision_h.safetensors": (f"{HF_WAN}/clip_vision/clip_vision_h.safetensors", "clip_vision"),
 }
+
+#: A real image from the official template media package comfyui-workflow-templates-media-video
+#: (the input of ComfyUI's Wan 2.2 I2V template). Copy it into ComfyUI/input, or pick your own.
+EXAMPLE_IMAGE = "video_wan2_2_14B_i2v-2.webp"
 
 WAN_NEGATIVE = ("色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，丑陋的，"
                 "残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走")
@@ -44,7 +50,57 @@ def L(node: str, slot: int = 0):
     return ("link", node, slot)
 
 
-# Each spec: name, title, note (MarkdownNote text), nodes = [(key, class_type, inputs, title?)]
+def wan_i2v_nodes(prompt: str, patches: list[tuple], cfg: float = 5.0, steps: int = 30, prefix: str = "wan21_i2v"):
+    """Wan 2.1 I2V 480p graph (as ComfyUI's template) with ``patches`` chained between the shift and the sampler."""
+    nodes = [
+        ("unet", "UNETLoader", {"unet_name": "wan2.1_i2v_480p_14B_fp16.safetensors", "weight_dtype": "default"}),
+        ("clip", "CLIPLoader", {"clip_name": "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "type": "wan", "device": "default"}),
+        ("vae", "VAELoader", {"vae_name": "wan_2.1_vae.safetensors"}),
+        ("clip_vision", "CLIPVisionLoader", {"clip_name": "clip_vision_h.safetensors"}),
+        ("image", "LoadImage", {"image": EXAMPLE_IMAGE}, "Start image"),
+        ("vision", "CLIPVisionEncode", {"clip_vision": L("clip_vision"), "image": L("image"), "crop": "none"}),
+        ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": prompt}, "Positive prompt"),
+        ("neg", "CLIPTextEncode", {"clip": L("clip"), "text": WAN_NEGATIVE}, "Negative prompt"),
+        ("i2v", "WanImageToVideo", {"positive": L("pos"), "negative": L("neg"), "vae": L("vae"), "width": 832,
+                                    "height": 480, "length": 81, "batch_size": 1, "clip_vision_output": L("vision"),
+                                    "start_image": L("image")}),
+        ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 8.0}),
+    ]
+    last = "shift"
+    for key, cls, inputs in patches:
+        nodes.append((key, cls, {"model": L(last), **inputs}))
+        last = key
+    nodes += [
+        ("ksampler", "KSampler", {"model": L(last), "seed": 42, "steps": steps, "cfg": cfg, "sampler_name": "uni_pc",
+                                  "scheduler": "simple", "positive": L("i2v", 0), "negative": L("i2v", 1),
+                                  "latent_image": L("i2v", 2), "denoise": 1.0}),
+        ("decode", "VAEDecode", {"samples": L("ksampler"), "vae": L("vae")}),
+        ("video", "CreateVideo", {"images": L("decode"), "fps": 16.0}),
+        ("save", "SaveVideo", {"video": L("video"), "filename_prefix": f"inertia/{prefix}", "format": "auto",
+                               "codec": "auto"}),
+    ]
+    return nodes
+
+
+WAN_I2V_FILES = """**Model files** (ComfyUI/models/…):
+- diffusion_models/wan2.1_i2v_480p_14B_fp16.safetensors
+- text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors
+- clip_vision/clip_vision_h.safetensors
+- vae/wan_2.1_vae.safetensors
+
+**Start image**: `video_wan2_2_14B_i2v-2.webp` from the official template media package
+(`comfyui-workflow-templates-media-video`, installed with ComfyUI); copy it into ComfyUI/input or load your own.
+"""
+
+RELAX = ("relax", "RelaxationCFG", {"beta": 0.75, "decay_power": 0.7, "s_min": 1.0, "s_base": 0.0, "guidance": "auto"})
+UNLEARN = ("unlearn", "TemporalUnlearning", {"sigma_blur": 0.6, "apply_to": "kv", "start_percent": 0.0,
+                                             "end_percent": 1.0, "blocks": "all", "protect_anchor_frames": True,
+                                             "blur_vace_control": False})
+ALG_PAPER = ("alg", "ALG", {"preset": "paper defaults for the model family", "guidance_form": "paper",
+                            "schedule_by": "sigma", "filter": "down_up", "resize_factor": 0.4, "blur_sigma": 1.0,
+                            "schedule": "interval", "window_start": 0.0, "window_end": 0.2, "decay_rate": 10.0})
+
+# Each spec: name, note (MarkdownNote text), nodes = [(key, class_type, inputs, title?)]
 SPECS = [
     {
         "name": "wan21_t2v_relaxation_cfg",
@@ -127,6 +183,100 @@ static reading and later steps get the full guidance back. The sampler's cfg sta
                                    "format": "auto", "codec": "auto"}),
             ("preview", "RelaxationCFGPreview", {"sigmas": L("sigmas"), "beta": 0.75, "decay_power": 0.7, "s_min": 1.0,
                                                  "s_base": 0.0, "cfg": 6.0, "model": L("shift")}),
+        ],
+    },
+]
+
+
+SPECS += [
+    {
+        "name": "wan21_i2v_alg",
+        "note": """## Wan 2.1 I2V + ALG (Adaptive Low-Pass Guidance)
+
+**What it shows.** Image-to-video models lock onto the start image's fine detail in the first steps, so
+coarse motion never forms (Choi et al. 2025, arXiv 2506.08456). ALG shows the model a low-pass filtered
+copy of the image condition during the first 20% of the noise schedule (down/up resize 0.4, in latent
+space) and the sharp image afterwards. Guidance form `paper`: three passes while filtering,
+v = u_sharp + w·(c_lp − u_lp); two after.
+
+**What to expect.** Noticeably more motion than the stock I2V template at the same seed (the paper
+reports +36% VBench dynamic degree), with the first frame still matching the image. Costs about +15%
+sampling time at these defaults.
+
+""" + WAN_I2V_FILES,
+        "nodes": wan_i2v_nodes("the woman turns around, walks towards the camera and waves, her hair moving in the "
+                               "wind", [ALG_PAPER], prefix="wan21_i2v_alg"),
+    },
+    {
+        "name": "wan21_i2v_alg_relaxation_cfg",
+        "note": """## Wan 2.1 I2V: ALG + Relaxation CFG
+
+**What it shows.** The pairing seed 001 suggests: ALG removes the start image's high-frequency grip in the
+first steps, and Relaxation CFG (β 0.75, p 0.7) relaxes guidance at high noise so a prompt that asks for
+change can act. Relaxation CFG schedules the scale of ALG's three-pass guidance
+(v = u_sharp + s(σ)·(c_lp − u_lp)).
+
+**What to expect.** More motion and more prompt-driven change than either node alone.
+
+""" + WAN_I2V_FILES,
+        "nodes": wan_i2v_nodes("the woman turns around, walks away and disappears into the crowd",
+                               [ALG_PAPER, RELAX], prefix="wan21_i2v_alg_relaxation"),
+    },
+    {
+        "name": "wan21_i2v_relaxation_unlearning",
+        "note": """## Wan 2.1 I2V: Relaxation CFG + Temporal Unlearning (the paper's combination)
+
+**What it shows.** The Static Death paper's two interventions together: Relaxation CFG (eq. 2, β 0.75,
+p 0.7) and Temporal Unlearning (eq. 3): self-attention keys (before RoPE) and values are blurred along
+latent time with a Gaussian of σ_blur = 0.6 latent frames, which weakens the hold of the frames that
+carry the start image's state so the prompt can overwrite it. The start-image latent is protected.
+
+**What to expect.** Prompts that ask for change ("disappears", "turns into") are followed more often;
+motion is larger. Temporal Unlearning costs about +2% sampling time.
+
+""" + WAN_I2V_FILES,
+        "nodes": wan_i2v_nodes("the woman turns into a flock of birds that fly away", [RELAX, UNLEARN],
+                               prefix="wan21_i2v_relaxation_unlearning"),
+    },
+    {
+        "name": "hunyuan_t2v_relaxation_unlearning",
+        "note": """## HunyuanVideo T2V: Relaxation CFG (embedded) + Temporal Unlearning
+
+**What it shows.** The paper's combination on a guidance-distilled model: Relaxation CFG rewrites
+HunyuanVideo's embedded guidance per step (6 → s(σ), β 0.75, p 0.7) and Temporal Unlearning blurs the
+image tokens' K (before RoPE) and V along latent time (σ_blur 0.6) in its joint image+text attention;
+text tokens and the token refiner are untouched.
+
+**What to expect.** More change over time where the prompt asks for it; about +3% sampling time.
+
+**Model files** (ComfyUI/models/…):
+- diffusion_models/hunyuan_video_t2v_720p_bf16.safetensors
+- text_encoders/clip_l.safetensors and text_encoders/llava_llama3_fp8_scaled.safetensors
+- vae/hunyuan_video_vae_bf16.safetensors
+""",
+        "nodes": [
+            ("unet", "UNETLoader", {"unet_name": "hunyuan_video_t2v_720p_bf16.safetensors", "weight_dtype": "default"}),
+            ("clip", "DualCLIPLoader", {"clip_name1": "clip_l.safetensors", "clip_name2": "llava_llama3_fp8_scaled.safetensors",
+                                        "type": "hunyuan_video", "device": "default"}),
+            ("vae", "VAELoader", {"vae_name": "hunyuan_video_vae_bf16.safetensors"}),
+            ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": "a snowman in a sunny garden slowly melts away "
+                                       "until only a carrot and a scarf remain on the grass"}, "Prompt"),
+            ("guidance", "FluxGuidance", {"conditioning": L("pos"), "guidance": 6.0}),
+            ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 7.0}),
+            ("relax", "RelaxationCFG", {"model": L("shift"), **RELAX[2], "guidance": "embedded"}),
+            ("unlearn", "TemporalUnlearning", {"model": L("relax"), **UNLEARN[2]}),
+            ("latent", "EmptyHunyuanLatentVideo", {"width": 848, "height": 480, "length": 73, "batch_size": 1}),
+            ("noise", "RandomNoise", {"noise_seed": 42}),
+            ("sampler", "KSamplerSelect", {"sampler_name": "euler"}),
+            ("sigmas", "BasicScheduler", {"model": L("unlearn"), "scheduler": "simple", "steps": 20, "denoise": 1.0}),
+            ("guider", "BasicGuider", {"model": L("unlearn"), "conditioning": L("guidance")}),
+            ("sample", "SamplerCustomAdvanced", {"noise": L("noise"), "guider": L("guider"), "sampler": L("sampler"),
+                                                 "sigmas": L("sigmas"), "latent_image": L("latent")}),
+            ("decode", "VAEDecodeTiled", {"samples": L("sample"), "vae": L("vae"), "tile_size": 256, "overlap": 64,
+                                          "temporal_size": 64, "temporal_overlap": 8}),
+            ("video", "CreateVideo", {"images": L("decode"), "fps": 24.0}),
+            ("save", "SaveVideo", {"video": L("video"), "filename_prefix": "inertia/hunyuan_t2v_relaxation_unlearning",
+                                   "format": "auto", "codec": "auto"}),
         ],
     },
 ]

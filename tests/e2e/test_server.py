@@ -28,6 +28,8 @@ def server(comfy, tmp_path_factory):
         headless.write_standin_models(g, models)
     work = tmp_path_factory.mktemp("comfy-base")
     comfy_dir = Path(comfy.__file__).resolve().parent
+    for g in graphs:  # real start images from the official template media package
+        headless.stage_input_images(g, work / "input", comfy_dir)
     with headless.local_comfyui(comfy_dir, work, models, extra_nodes=(headless.TESTING_NODES,)) as srv:
         yield srv, work
 
@@ -52,11 +54,14 @@ def test_bundled_api_workflow_runs(server, path, tmp_path):
     entry, files = headless.queue_workflow(srv, graph, tmp_path, timeout=600)
     assert entry["status"]["status_str"] == "success"
     assert any(f.suffix in (".mp4", ".webm", ".webp") and f.stat().st_size > 0 for f in files), files
-    assert any(f.suffix == ".png" for f in files), "RelaxationCFGPreview's plot was not saved"
+    types = {n["class_type"] for n in graph.values()}
+    if "RelaxationCFGPreview" in types:
+        assert any(f.suffix == ".png" for f in files), "RelaxationCFGPreview's plot was not saved"
     relax_ids = [k for k, n in graph.items() if n["class_type"] == "RelaxationCFG"]
     texts = [t for k in relax_ids for t in entry["outputs"].get(k, {}).get("text", [])]
-    expected = "embedded mode" if "hunyuan" in path.stem else "cfg mode"
-    assert texts and expected in texts[0]
+    if relax_ids:
+        expected = "embedded mode" if "hunyuan" in path.stem else "cfg mode"
+        assert texts and expected in texts[0]
 
 
 def test_validation_error_is_reported_clearly(server):

@@ -34,9 +34,36 @@ class InertiaTestConditioning(io.ComfyNode):
         return io.NodeOutput([[cond, {"pooled_output": torch.randn(1, 768, generator=g) * 0.1}]])
 
 
+class InertiaTestClipVision(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="InertiaTestClipVision",
+            display_name="Inertia Test CLIP Vision Output (stand-in image encoder)",
+            category="Inertia/testing",
+            description="Seeded random CLIP_VISION_OUTPUT with CLIP ViT-H's real shapes, standing in for CLIPVisionEncode.",
+            inputs=[
+                io.Image.Input("image", tooltip="The image it replaces the encoding of (only its presence matters)."),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, tooltip="Seed of the random tensors."),
+            ],
+            outputs=[io.ClipVisionOutput.Output(tooltip="penultimate_hidden_states [1,257,1280], image_embeds [1,1024].")],
+        )
+
+    @classmethod
+    def execute(cls, image, seed) -> io.NodeOutput:
+        import comfy.clip_vision
+
+        g = torch.Generator().manual_seed(seed)
+        out = comfy.clip_vision.Output()
+        out["penultimate_hidden_states"] = torch.randn(1, 257, 1280, generator=g) * 0.1
+        out["last_hidden_state"] = torch.randn(1, 257, 1280, generator=g) * 0.1
+        out["image_embeds"] = torch.randn(1, 1024, generator=g) * 0.1
+        return io.NodeOutput(out)
+
+
 class _Ext(ComfyExtension):
     async def get_node_list(self):
-        return [InertiaTestConditioning]
+        return [InertiaTestConditioning, InertiaTestClipVision]
 
 
 async def comfy_entrypoint():
