@@ -269,7 +269,10 @@ def local_comfyui(comfy_dir: Path, workdir: Path, model_root: Path | None = None
 DEMO_SIZES = {**{(cls, key): value for cls in ("EmptyHunyuanLatentVideo", "WanImageToVideo", "WanFirstLastFrameToVideo",
                                                  "WanVaceToVideo", "HunyuanImageToVideo")
                    for key, value in (("width", 64), ("height", 64), ("length", 5))},
-              ("KSampler", "steps"): 4, ("BasicScheduler", "steps"): 4, ("KSamplerAdvanced", "steps"): 4}
+              ("KSampler", "steps"): 4, ("BasicScheduler", "steps"): 4, ("KSamplerAdvanced", "steps"): 4,
+              ("ImageScale", "width"): 64, ("ImageScale", "height"): 64,
+              ("FramePackSectionSampler", "steps"): 2, ("FramePackSectionSampler", "latent_window_size"): 2,
+              ("FramePackSectionSampler", "total_seconds"): 0.6}
 
 #: packages whose templates/ folders hold the real example media the bundled workflows name
 MEDIA_PACKAGES = ("comfyui_workflow_templates_media_video", "comfyui_workflow_templates_media_image")
@@ -280,8 +283,11 @@ def required_model_files(graph: dict) -> dict[str, str]:
     found = {}
     for node in graph.values():
         ins = node.get("inputs", {})
-        for key, folder in (("unet_name", "diffusion_models"), ("vae_name", "vae"), ("clip_name", "text_encoders"),
+        for key, folder in (("unet_name", "diffusion_models"), ("model_name", "diffusion_models"), ("vae_name", "vae"),
+                            ("clip_name", "text_encoders"),
                             ("clip_name1", "text_encoders"), ("clip_name2", "text_encoders")):
+            if key == "model_name" and node["class_type"] != "FramePackModelLoader":
+                continue
             if isinstance(ins.get(key), str):
                 found[ins[key]] = "clip_vision" if node["class_type"] == "CLIPVisionLoader" else folder
     return found
@@ -319,8 +325,10 @@ def standin_graph(graph: dict, cpu_sizes: bool = True) -> dict:
     vision = {nid for nid, n in g.items() if n["class_type"] == "CLIPVisionLoader"}
     for seed, (nid, node) in enumerate(sorted(g.items())):
         if node["class_type"] == "CLIPVisionEncode" and node["inputs"].get("clip_vision", [None])[0] in vision:
+            loader = g[node["inputs"]["clip_vision"][0]]["inputs"].get("clip_name", "")
+            kind = "siglip" if "sigclip" in loader or "siglip" in loader else "clip_h"
             g[nid] = {"class_type": "InertiaTestClipVision", "_meta": {"title": "stand-in image encoder"},
-                      "inputs": {"image": node["inputs"]["image"], "seed": seed}}
+                      "inputs": {"image": node["inputs"]["image"], "seed": seed, "kind": kind}}
     for nid in vision:
         del g[nid]
     if cpu_sizes:
@@ -333,9 +341,10 @@ def standin_graph(graph: dict, cpu_sizes: bool = True) -> dict:
 
 def write_standin_models(graph: dict, model_root: Path) -> list[str]:
     """Write a stand-in for every diffusion model and VAE file the graph names; return what was written."""
-    from . import standins
+    from . import framepack_standin, standins
 
     by_file = {official: name for name, (official, _kind, _kw) in standins.STANDINS.items()}
+    framepack_files = set(framepack_standin.FRAMEPACK_STANDINS.values())
     written = []
     for fname, folder in required_model_files(graph).items():
         target = model_root / folder / fname
@@ -343,6 +352,8 @@ def write_standin_models(graph: dict, model_root: Path) -> list[str]:
             continue
         if folder == "diffusion_models" and fname in by_file:
             standins.write_diffusion_model(by_file[fname], str(target.parent), fname)
+        elif folder == "diffusion_models" and fname in framepack_files:
+            framepack_standin.write_framepack_model(str(target.parent), fname)
         elif folder == "vae" and fname in standins.VAE_STANDINS:
             standins.VAE_STANDINS[fname](str(target.parent), fname)
         else:

@@ -35,7 +35,14 @@ MODEL_URLS = {
     "hunyuan_video_vae_bf16.safetensors": (f"{HF_HY}/vae/hunyuan_video_vae_bf16.safetensors", "vae"),
     "wan2.1_i2v_480p_14B_fp16.safetensors": (f"{HF_WAN}/diffusion_models/wan2.1_i2v_480p_14B_fp16.safetensors", "diffusion_models"),
     "clip_vision_h.safetensors": (f"{HF_WAN}/clip_vision/clip_vision_h.safetensors", "clip_vision"),
+    "FramePackI2V_HY_bf16.safetensors": ("https://huggingface.co/Kijai/HunyuanVideo_comfy/resolve/main/FramePackI2V_HY_bf16.safetensors", "diffusion_models"),
+    "FramePack_F1_I2V_HY_20250503_bf16.safetensors": ("https://huggingface.co/Kijai/HunyuanVideo_comfy/resolve/main/FramePack_F1_I2V_HY_20250503_bf16.safetensors", "diffusion_models"),
+    "sigclip_vision_patch14_384.safetensors": ("https://huggingface.co/Comfy-Org/sigclip_vision_384/resolve/main/sigclip_vision_patch14_384.safetensors", "clip_vision"),
+    "llava_llama3_fp16.safetensors": (f"{HF_HY}/text_encoders/llava_llama3_fp16.safetensors", "text_encoders"),
 }
+
+#: Real start/end images for FramePack (the input and a frame of ComfyUI's Wan 2.2 FLF template).
+EXAMPLE_END_IMAGE = "video_wan2_2_14B_flf2v-2.webp"
 
 #: A real image from the official template media package comfyui-workflow-templates-media-video
 #: (the input of ComfyUI's Wan 2.2 I2V template). Copy it into ComfyUI/input, or pick your own.
@@ -187,6 +194,81 @@ static reading and later steps get the full guidance back. The sampler's cfg sta
     },
 ]
 
+
+def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.0):
+    """FramePack I2V with a start and an end image, native ComfyUI nodes around the section sampler."""
+    return [
+        ("model", "FramePackModelLoader", {"model_name": model_file, "weight_dtype": "default"}),
+        ("clip", "DualCLIPLoader", {"clip_name1": "clip_l.safetensors", "clip_name2": "llava_llama3_fp16.safetensors",
+                                    "type": "hunyuan_video", "device": "default"}),
+        ("vae", "VAELoader", {"vae_name": "hunyuan_video_vae_bf16.safetensors"}),
+        ("siglip", "CLIPVisionLoader", {"clip_name": "sigclip_vision_patch14_384.safetensors"}),
+        ("start_image", "LoadImage", {"image": EXAMPLE_IMAGE}, "Start image"),
+        ("end_image", "LoadImage", {"image": EXAMPLE_END_IMAGE}, "End image"),
+        ("start_px", "ImageScale", {"image": L("start_image"), "upscale_method": "bilinear", "width": 640,
+                                    "height": 640, "crop": "center"}, "Start image at the 640 bucket"),
+        ("end_px", "ImageScale", {"image": L("end_image"), "upscale_method": "bilinear", "width": 640,
+                                  "height": 640, "crop": "center"}, "End image at the 640 bucket"),
+        ("start_vision", "CLIPVisionEncode", {"clip_vision": L("siglip"), "image": L("start_px"), "crop": "center"}),
+        ("end_vision", "CLIPVisionEncode", {"clip_vision": L("siglip"), "image": L("end_px"), "crop": "center"}),
+        ("start_latent", "VAEEncode", {"pixels": L("start_px"), "vae": L("vae")}),
+        ("end_latent", "VAEEncode", {"pixels": L("end_px"), "vae": L("vae")}),
+        ("prompt", "CLIPTextEncode", {"clip": L("clip"), "text": prompt}, "Prompt"),
+        ("sampler", "FramePackSectionSampler", {
+            "model": L("model"), "positive": L("prompt"), "clip_vision_output": L("start_vision"),
+            "start_latent": L("start_latent"), "total_seconds": seconds, "latent_window_size": 9, "steps": 25,
+            "distilled_guidance": 10.0, "cfg": 1.0, "shift": 0.0, "seed": 31337, "sampler_name": "uni_pc",
+            "mode": mode, "end_latent": L("end_latent"), "end_clip_vision_output": L("end_vision")}),
+        ("decode", "VAEDecodeTiled", {"samples": L("sampler"), "vae": L("vae"), "tile_size": 256, "overlap": 64,
+                                      "temporal_size": 64, "temporal_overlap": 8}),
+        ("video", "CreateVideo", {"images": L("decode"), "fps": 30.0}),
+        ("save", "SaveVideo", {"video": L("video"), "filename_prefix": f"inertia/framepack_{mode}", "format": "auto",
+                               "codec": "auto"}),
+    ]
+
+
+FRAMEPACK_FILES = """**Model files** (ComfyUI/models/…):
+- diffusion_models/{model}
+- text_encoders/clip_l.safetensors and text_encoders/llava_llama3_fp16.safetensors
+- clip_vision/sigclip_vision_patch14_384.safetensors
+- vae/hunyuan_video_vae_bf16.safetensors
+
+**Images**: `video_wan2_2_14B_i2v-2.webp` (start) and `video_wan2_2_14B_flf2v-2.webp` (end) from the official
+template media package `comfyui-workflow-templates-media-video`; copy them into ComfyUI/input or load your own.
+"""
+
+SPECS += [
+    {
+        "name": "framepack_i2v_end_frame",
+        "note": """## FramePack I2V (inverted anti-drifting) with an end frame, native in ComfyUI
+
+**What it shows.** FramePack (lllyasviel, arXiv 2504.12626) as a first-class ComfyUI MODEL: the packed
+HunyuanVideo transformer loads through a ModelPatcher, and every section is sampled by ComfyUI's own
+guider and sampler, so LoRAs, model patches (this pack's Relaxation CFG, Temporal Unlearning, ALG) and
+previews apply. Sections are generated last-to-first (the original's padding order); the end image is
+the context of the first generated section.
+
+**What to expect.** A 5 s video at 30 fps that starts on the start image and ends near the end image.
+
+""" + FRAMEPACK_FILES.format(model="FramePackI2V_HY_bf16.safetensors"),
+        "nodes": framepack_nodes("inverted", "FramePackI2V_HY_bf16.safetensors",
+                                 "the woman turns around and walks towards the camera"),
+    },
+    {
+        "name": "framepack_f1_end_frame",
+        "note": """## FramePack-F1 (forward) with an end frame, native in ComfyUI
+
+**What it shows.** FramePack-F1 samples sections forward in time, each conditioned on the packed history
+(1×, 2×, 4× compression). The end image is given to the last section as extra clean context (an
+extension: the original F1 has no end frame). Model patches compose as with any ComfyUI MODEL.
+
+**What to expect.** More motion than the inverted model, with the last section pulled towards the end image.
+
+""" + FRAMEPACK_FILES.format(model="FramePack_F1_I2V_HY_20250503_bf16.safetensors"),
+        "nodes": framepack_nodes("f1", "FramePack_F1_I2V_HY_20250503_bf16.safetensors",
+                                 "the woman turns around and walks towards the camera"),
+    },
+]
 
 SPECS += [
     {

@@ -45,19 +45,22 @@ class InertiaTestClipVision(io.ComfyNode):
             inputs=[
                 io.Image.Input("image", tooltip="The image it replaces the encoding of (only its presence matters)."),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1, tooltip="Seed of the random tensors."),
+                io.Combo.Input("kind", options=["clip_h", "siglip"], default="clip_h",
+                               tooltip="clip_h: CLIP ViT-H (Wan I2V), 257 tokens x 1280; siglip: SigLIP-384 (FramePack), 729 x 1152."),
             ],
-            outputs=[io.ClipVisionOutput.Output(tooltip="penultimate_hidden_states [1,257,1280], image_embeds [1,1024].")],
+            outputs=[io.ClipVisionOutput.Output(tooltip="Stand-in image encoder output with the real shapes.")],
         )
 
     @classmethod
-    def execute(cls, image, seed) -> io.NodeOutput:
+    def execute(cls, image, seed, kind="clip_h") -> io.NodeOutput:
         import comfy.clip_vision
 
         g = torch.Generator().manual_seed(seed)
+        tokens, width, embed = (257, 1280, 1024) if kind == "clip_h" else (729, 1152, 1152)
         out = comfy.clip_vision.Output()
-        out["penultimate_hidden_states"] = torch.randn(1, 257, 1280, generator=g) * 0.1
-        out["last_hidden_state"] = torch.randn(1, 257, 1280, generator=g) * 0.1
-        out["image_embeds"] = torch.randn(1, 1024, generator=g) * 0.1
+        out["penultimate_hidden_states"] = torch.randn(1, tokens, width, generator=g) * 0.1
+        out["last_hidden_state"] = torch.randn(1, tokens, width, generator=g) * 0.1
+        out["image_embeds"] = torch.randn(1, embed, generator=g) * 0.1
         return io.NodeOutput(out)
 
 
