@@ -22,6 +22,9 @@ Math (filters, schedules, the three-pass formula) lives in ``nodes/pure/lowpass.
   "v2 (replace)" — the first latent frame of the model input ``x`` (the guiding frame the
   sampler pins to the image; the model's output for that frame is replaced by the image again by
   ComfyUI's inpainting step); "custom" — ``ref_latent``.
+* FramePack (``FramePackSectionSampler``): the start latent, ``clean_latents[:, :, :1]`` of every
+  section (model space); the history latents are left to ``FramePackHistoryControls``. FramePack is
+  guidance-distilled, so it gets the single-pass form, with the HunyuanVideo defaults.
 
 **Schedule.** By σ (default): the window is given in percent of the noise schedule and turned
 into σ bounds with the model's live ``model_sampling.percent_to_sigma`` at sampling time, so
@@ -77,7 +80,7 @@ PRESETS = ("paper defaults for the model family", "custom")
 
 SUPPORTED = ("Wan 2.1/2.2 I2V and FLF (WanImageToVideo, WanFirstLastFrameToVideo), Wan VACE with a reference "
              "image or kept frames (WanVaceToVideo), HunyuanVideo I2V (HunyuanImageToVideo: v1 concat, "
-             "v2 replace, custom)")
+             "v2 replace, custom), FramePack (the start latent of FramePackSectionSampler)")
 
 #: The per-step log of the most recent ALG run (list of dicts), for diagnostics and benchmarks.
 LAST_RUN_LOG: list[dict] = []
@@ -126,6 +129,8 @@ def _find_slots(model, cond: dict) -> list[tuple]:
         slots.append(("vace_context", None))
     if mc.get("ref_latent") is not None:
         slots.append(("ref_latent", None))
+    if mc.get("clean_latents") is not None:  # FramePack: clean_latents[:, :, :1] is the start latent
+        slots.append(("clean_latents", (0, 1)))
     if "guiding_frame_index" in mc:
         slots.append(("guiding_frame", None))
     return slots
@@ -136,6 +141,10 @@ def _filter_slot(key: str, span, tensor: torch.Tensor, lp) -> torch.Tensor:
         return lowpass_channels(tensor, span[0], span[1], lp)
     if key == "vace_context":
         return lowpass_vace(tensor, lp)
+    if key == "clean_latents":  # FramePack [B, 16, n1, h, w]: only the start latent (frame span[0]:span[1])
+        out = tensor.clone()
+        out[:, :, span[0]:span[1]] = lp(tensor[:, :, span[0]:span[1]])
+        return out
     return lp(tensor)  # ref_latent [B, 16, T_ref, h, w]
 
 

@@ -308,3 +308,32 @@ def test_node_schemas(comfy, fp):
         assert all(i.tooltip for i in schema.inputs) and all(o.tooltip for o in schema.outputs)
     ids = {cls.GET_SCHEMA().node_id for cls in fp.NODES}
     assert {"FramePackModelLoader", "FramePackSectionSampler"} <= ids
+
+
+def test_alg_lowpasses_the_start_latent_only_inside_the_window(fp, load_fp):
+    """ALG on FramePack (single pass): clean_latents[:, :, :1] (the start latent) is low-passed in the
+    window, the 1x history frame beside it is untouched, and the sharp start latent returns after."""
+    from comfyui_inertia.nodes.alg import ALG
+    from comfyui_inertia.nodes.pure.lowpass import down_up
+
+    base_model = load_fp()
+    m0, stock = probe(base_model)
+    run(fp, m0, steps=4)
+    alg = ALG.execute(model=base_model, preset="custom", guidance_form="auto", schedule_by="step", filter="down_up",
+                      resize_factor=0.5, blur_sigma=1.0, schedule="interval", window_start=0.0, window_end=0.34,
+                      decay_rate=10.0)
+    assert "single_pass" in alg.ui.as_dict()["text"][0]
+    m1, calls = probe(alg.args[0])
+    run(fp, m1, steps=4)
+    assert len(calls) == len(stock) == 3 * 4
+    for i, (a, b) in enumerate(zip(stock, calls)):
+        step = i % 4
+        start_stock, start_seen = a["clean"][:, :, :1], b["clean"][:, :, :1]
+        if step <= 1:  # i/(N-1) = 0, 0.33 are inside [0, 0.34]
+            if i < 4:  # first section: same inputs, so the filtered start equals an independent down-up
+                torch.testing.assert_close(start_seen, down_up(start_stock, 0.5), rtol=1e-4, atol=1e-5)
+            assert not torch.equal(start_seen, start_stock)
+        elif i < 4:
+            assert torch.equal(start_seen, start_stock)
+        if i < 4:
+            assert torch.equal(b["clean"][:, :, 1:], a["clean"][:, :, 1:])  # the 1x history is not ALG's
