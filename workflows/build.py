@@ -57,6 +57,39 @@ def L(node: str, slot: int = 0):
     return ("link", node, slot)
 
 
+def hunyuan_t2v_nodes(prompt: str, patches: list[tuple], prefix: str, extra: list[tuple] = ()):
+    """HunyuanVideo T2V graph (as ComfyUI's template: FluxGuidance 6, shift 7, SamplerCustomAdvanced) with
+    ``patches`` chained after the shift; ``extra`` nodes are appended (they may link to "shift" or "sigmas")."""
+    nodes = [
+        ("unet", "UNETLoader", {"unet_name": "hunyuan_video_t2v_720p_bf16.safetensors", "weight_dtype": "default"}),
+        ("clip", "DualCLIPLoader", {"clip_name1": "clip_l.safetensors", "clip_name2": "llava_llama3_fp8_scaled.safetensors",
+                                    "type": "hunyuan_video", "device": "default"}),
+        ("vae", "VAELoader", {"vae_name": "hunyuan_video_vae_bf16.safetensors"}),
+        ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": prompt}, "Prompt"),
+        ("guidance", "FluxGuidance", {"conditioning": L("pos"), "guidance": 6.0}),
+        ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 7.0}),
+    ]
+    last = "shift"
+    for key, cls, inputs in patches:
+        nodes.append((key, cls, {"model": L(last), **inputs}))
+        last = key
+    nodes += [
+        ("latent", "EmptyHunyuanLatentVideo", {"width": 848, "height": 480, "length": 73, "batch_size": 1}),
+        ("noise", "RandomNoise", {"noise_seed": 42}),
+        ("sampler", "KSamplerSelect", {"sampler_name": "euler"}),
+        ("sigmas", "BasicScheduler", {"model": L(last), "scheduler": "simple", "steps": 20, "denoise": 1.0}),
+        ("guider", "BasicGuider", {"model": L(last), "conditioning": L("guidance")}),
+        ("sample", "SamplerCustomAdvanced", {"noise": L("noise"), "guider": L("guider"), "sampler": L("sampler"),
+                                             "sigmas": L("sigmas"), "latent_image": L("latent")}),
+        ("decode", "VAEDecodeTiled", {"samples": L("sample"), "vae": L("vae"), "tile_size": 256, "overlap": 64,
+                                      "temporal_size": 64, "temporal_overlap": 8}),
+        ("video", "CreateVideo", {"images": L("decode"), "fps": 24.0}),
+        ("save", "SaveVideo", {"video": L("video"), "filename_prefix": f"inertia/{prefix}", "format": "auto",
+                               "codec": "auto"}),
+    ]
+    return nodes + list(extra)
+
+
 def wan_i2v_nodes(prompt: str, patches: list[tuple], cfg: float = 5.0, steps: int = 30, prefix: str = "wan21_i2v"):
     """Wan 2.1 I2V 480p graph (as ComfyUI's template) with ``patches`` chained between the shift and the sampler."""
     nodes = [
@@ -165,32 +198,13 @@ static reading and later steps get the full guidance back. The sampler's cfg sta
 - text_encoders/clip_l.safetensors and text_encoders/llava_llama3_fp8_scaled.safetensors
 - vae/hunyuan_video_vae_bf16.safetensors
 """,
-        "nodes": [
-            ("unet", "UNETLoader", {"unet_name": "hunyuan_video_t2v_720p_bf16.safetensors", "weight_dtype": "default"}),
-            ("clip", "DualCLIPLoader", {"clip_name1": "clip_l.safetensors", "clip_name2": "llava_llama3_fp8_scaled.safetensors",
-                                        "type": "hunyuan_video", "device": "default"}),
-            ("vae", "VAELoader", {"vae_name": "hunyuan_video_vae_bf16.safetensors"}),
-            ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": "a magician in a dark theatre raises his cape, "
-                                       "spins once and vanishes in a puff of smoke"}, "Prompt"),
-            ("guidance", "FluxGuidance", {"conditioning": L("pos"), "guidance": 6.0}),
-            ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 7.0}),
-            ("relax", "RelaxationCFG", {"model": L("shift"), "beta": 0.75, "decay_power": 0.7, "s_min": 1.0,
-                                        "s_base": 0.0, "guidance": "embedded"}),
-            ("latent", "EmptyHunyuanLatentVideo", {"width": 848, "height": 480, "length": 73, "batch_size": 1}),
-            ("noise", "RandomNoise", {"noise_seed": 42}),
-            ("sampler", "KSamplerSelect", {"sampler_name": "euler"}),
-            ("sigmas", "BasicScheduler", {"model": L("relax"), "scheduler": "simple", "steps": 20, "denoise": 1.0}),
-            ("guider", "BasicGuider", {"model": L("relax"), "conditioning": L("guidance")}),
-            ("sample", "SamplerCustomAdvanced", {"noise": L("noise"), "guider": L("guider"), "sampler": L("sampler"),
-                                                 "sigmas": L("sigmas"), "latent_image": L("latent")}),
-            ("decode", "VAEDecodeTiled", {"samples": L("sample"), "vae": L("vae"), "tile_size": 256, "overlap": 64,
-                                          "temporal_size": 64, "temporal_overlap": 8}),
-            ("video", "CreateVideo", {"images": L("decode"), "fps": 24.0}),
-            ("save", "SaveVideo", {"video": L("video"), "filename_prefix": "inertia/hunyuan_t2v_relaxation",
-                                   "format": "auto", "codec": "auto"}),
-            ("preview", "RelaxationCFGPreview", {"sigmas": L("sigmas"), "beta": 0.75, "decay_power": 0.7, "s_min": 1.0,
-                                                 "s_base": 0.0, "cfg": 6.0, "model": L("shift")}),
-        ],
+        "nodes": hunyuan_t2v_nodes(
+            "a magician in a dark theatre raises his cape, spins once and vanishes in a puff of smoke",
+            [("relax", "RelaxationCFG", {"beta": 0.75, "decay_power": 0.7, "s_min": 1.0, "s_base": 0.0,
+                                         "guidance": "embedded"})],
+            prefix="hunyuan_t2v_relaxation",
+            extra=[("preview", "RelaxationCFGPreview", {"sigmas": L("sigmas"), "beta": 0.75, "decay_power": 0.7,
+                                                        "s_min": 1.0, "s_base": 0.0, "cfg": 6.0, "model": L("shift")})]),
     },
 ]
 
@@ -336,30 +350,10 @@ text tokens and the token refiner are untouched.
 - text_encoders/clip_l.safetensors and text_encoders/llava_llama3_fp8_scaled.safetensors
 - vae/hunyuan_video_vae_bf16.safetensors
 """,
-        "nodes": [
-            ("unet", "UNETLoader", {"unet_name": "hunyuan_video_t2v_720p_bf16.safetensors", "weight_dtype": "default"}),
-            ("clip", "DualCLIPLoader", {"clip_name1": "clip_l.safetensors", "clip_name2": "llava_llama3_fp8_scaled.safetensors",
-                                        "type": "hunyuan_video", "device": "default"}),
-            ("vae", "VAELoader", {"vae_name": "hunyuan_video_vae_bf16.safetensors"}),
-            ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": "a snowman in a sunny garden slowly melts away "
-                                       "until only a carrot and a scarf remain on the grass"}, "Prompt"),
-            ("guidance", "FluxGuidance", {"conditioning": L("pos"), "guidance": 6.0}),
-            ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 7.0}),
-            ("relax", "RelaxationCFG", {"model": L("shift"), **RELAX[2], "guidance": "embedded"}),
-            ("unlearn", "TemporalUnlearning", {"model": L("relax"), **UNLEARN[2]}),
-            ("latent", "EmptyHunyuanLatentVideo", {"width": 848, "height": 480, "length": 73, "batch_size": 1}),
-            ("noise", "RandomNoise", {"noise_seed": 42}),
-            ("sampler", "KSamplerSelect", {"sampler_name": "euler"}),
-            ("sigmas", "BasicScheduler", {"model": L("unlearn"), "scheduler": "simple", "steps": 20, "denoise": 1.0}),
-            ("guider", "BasicGuider", {"model": L("unlearn"), "conditioning": L("guidance")}),
-            ("sample", "SamplerCustomAdvanced", {"noise": L("noise"), "guider": L("guider"), "sampler": L("sampler"),
-                                                 "sigmas": L("sigmas"), "latent_image": L("latent")}),
-            ("decode", "VAEDecodeTiled", {"samples": L("sample"), "vae": L("vae"), "tile_size": 256, "overlap": 64,
-                                          "temporal_size": 64, "temporal_overlap": 8}),
-            ("video", "CreateVideo", {"images": L("decode"), "fps": 24.0}),
-            ("save", "SaveVideo", {"video": L("video"), "filename_prefix": "inertia/hunyuan_t2v_relaxation_unlearning",
-                                   "format": "auto", "codec": "auto"}),
-        ],
+        "nodes": hunyuan_t2v_nodes(
+            "a snowman in a sunny garden slowly melts away until only a carrot and a scarf remain on the grass",
+            [("relax", "RelaxationCFG", {**RELAX[2], "guidance": "embedded"}), UNLEARN],
+            prefix="hunyuan_t2v_relaxation_unlearning"),
     },
 ]
 
