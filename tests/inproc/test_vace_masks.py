@@ -1,0 +1,534 @@
+"""VACE mask builders → the real ``WanVaceToVideo`` (comfy_extras.nodes_wan) in-process.
+
+What is checked, for every builder mode and every length 4n+1 from 5 to 161:
+
+* the ``vace_mask`` WanVaceToVideo puts in the positive conditioning equals the *intended*
+  latent mask, written here independently of the builders (keyframe → latent ⌈f/4⌉, first
+  clip of 1+4m frames → latents 0..m, static mask → that mask on every latent, …) and
+  8×8-unshuffled the way the node does;
+* the known pixels (keyframes, clips, unmasked source pixels) reach the *inactive* stream
+  WanVaceToVideo encodes unchanged (to float32 rounding of its ``(x − ½)·(1 − m) + ½``), and
+  nothing the intent generates leaks into it;
+* control_masks and vace_mask are binary.
+
+VAE: the full length sweep runs with a duck-typed VAE (``encode(pixels[T,H,W,C])`` records the
+pixels and returns zeros ``[1,16,1+(T−1)//4,H/8,W/8]``; WanVaceToVideo only calls ``encode``),
+because the random full-size Wan VAE takes ~0.1-0.5 s per frame even at 16×16 px on 2 CPU cores.
+``test_real_vae_subset`` repeats the checks with the real random ``comfy.sd.VAE`` wrapped in a
+thin recording proxy for lengths 5 and 9 (and 17 for keyframes) on one case of each builder.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+import torch
+
+from comfyui_inertia.nodes import standins
+from comfyui_inertia.nodes.pure import vace_mask as vm
+from comfyui_inertia.nodes.pure.errors import InertiaInputError
+from comfyui_inertia.nodes.vace_masks import (
+    VACEExtensionBuilder,
+    VACEKeyframeBuilder,
+    VACELatentMaskPreview,
+    VACEOutpaintBuilder,
+    VACEReferenceCrops,
+    VACERepaintBuilder,
+)
+
+LENGTHS = list(range(5, 162, 4))
+EPS = 1e-6  # float32 rounding of (x - 0.5) * 1 + 0.5
+
+
+# ------------------------------------------------------------------------------- VAEs
+
+class DuckVAE:
+    """Records the pixels WanVaceToVideo encodes; returns a zero latent of the Wan shape."""
+
+    def __init__(self):
+        self.calls = []
+
+    def encode(self, pixels):
+        self.calls.append(pixels.detach().clone())
+        T, H, W = pixels.shape[0], pixels.shape[1], pixels.shape[2]
+        return torch.zeros(1, 16, 1 + (T - 1) // 4, H // 8, W // 8)
+
+
+class RecordingVAE:
+    """Thin proxy around a real comfy.sd.VAE that records what ``encode`` receives."""
+
+    def __init__(self, vae):
+        self._vae = vae
+        self.calls = []
+
+    def encode(self, pixels):
+        self.calls.append(pixels.detach().clone())
+        return self._vae.encode(pixels)
+
+    def __getattr__(self, name):
+        return getattr(self._vae, name)
+
+
+# ------------------------------------------------------------------------------- helpers
+
+def rand_images(n, h=16, w=16, seed=0):
+    return torch.rand(n, h, w, 3, generator=torch.Generator().manual_seed(seed)) * 0.8 + 0.1
+
+
+def latent_of(f):
+    return 0 if f == 0 else math.ceil(f / 4)
+
+
+def group(k):
+    return [0] if k == 0 else list(range(4 * k - 3, 4 * k + 1))
+
+
+def reads(L):
+    """p(k) measured with the interpolation WanVaceToVideo runs (3-D nearest-exact, float32)."""
+    T = (L - 1) // 4 + 1
+    idx = torch.arange(L, dtype=torch.float32).view(1, 1, L, 1, 1)
+    return torch.nn.functional.interpolate(idx, size=(T, 1, 1), mode="nearest-exact").flatten().long().tolist()
+
+
+def unshuffle(lat):
+    """[T,H,W] → [1,64,T,H/8,W/8], written as WanVaceToVideo lays the 8×8 cells out."""
+    T, H, W = lat.shape
+    return lat.reshape(T, H // 8, 8, W // 8, 8).permute(2, 4, 0, 1, 3).reshape(64, T, H // 8, W // 8).unsqueeze(0)
+
+
+_CONDS = []
+
+
+def conds():
+    if not _CONDS:
+        _CONDS.extend([standins.wan_text_conditioning(1), standins.wan_text_conditioning(2)])
+    return _CONDS
+
+
+def binary(x):
+    return bool(((x == 0) | (x == 1)).all())
+
+
+def run_wan_vace(vae, out, reference=None):
+    from comfy_extras.nodes_wan import WanVaceToVideo
+    video, masks, W, H, L = out.args
+    pos, neg = conds()
+    res = WanVaceToVideo.execute(positive=pos, negative=neg, vae=vae, width=W, height=H, length=L, batch_size=1,
+                                 strength=1.0, control_video=video, control_masks=masks, reference_image=reference)
+    return res, res.args[0][0][1]["vace_mask"][-1]
+
+
+class Case:
+    """A builder call and the intent written independently of the builder."""
+
+    def __init__(self, out, lat, known):
+        self.out = out          # io.NodeOutput of the builder
+        self.lat = lat          # intended latent mask [T,H,W] (1 generate)
+        self.known = known      # {frame: (pixels [H,W,3], keep [H,W] bool)} that must reach the inactive stream
+
+
+def kf_case(L, indices, n, h=16, w=16, anchor="none", px=16):
+    imgs = rand_images(n, h, w, seed=L)
+    out = VACEKeyframeBuilder.execute(images=imgs, length=L, indices=indices, anchor_edge=anchor, anchor_px=px)
+    idx = [int(t) for t in indices.split(",")] if indices else None
+    T = (L - 1) // 4 + 1
+    if idx is None:
+        lats = [0] if n == 1 else [round(i * (T - 1) / (n - 1)) for i in range(n)]
+    else:
+        lats = [latent_of(f % L) for f in idx]
+    lat = torch.ones(T, h, w)
+    band = torch.zeros(h, w, dtype=torch.bool)
+    if anchor == "top":
+        band[:px] = True
+    lat[:, band] = 0
+    for k in lats:
+        lat[k] = 0
+    known = {}
+    for i, k in enumerate(lats):
+        for f in group(k):
+            known[f] = (imgs[i], torch.ones(h, w, dtype=torch.bool))
+    if anchor != "none":
+        for f in range(L):
+            if f in known:
+                continue
+            k = latent_of(f)
+            near = min(range(n), key=lambda i: (abs(lats[i] - k), lats[i]))
+            known[f] = (imgs[near], band)
+    return Case(out, lat, known)
+
+
+def ext_case(L, mode):
+    c1 = 7 if L >= 13 else 2
+    c2 = 6
+    first = rand_images(c1 if "clip" in mode else 1, seed=1)
+    last = rand_images(c2 if "clip" in mode else 1, seed=2)
+    a = (1 + 4 * ((c1 - 1) // 4)) if mode in ("firstclip", "firstlastclip") else 1 if mode.startswith("first") else 0
+    b = (4 * (c2 // 4)) if mode in ("lastclip", "firstlastclip") else 4 if mode in ("lastframe", "firstlastframe") else 0
+    out = VACEExtensionBuilder.execute(mode=mode, generate=L - a - b, first=first, last=last)
+    T = (L - 1) // 4 + 1
+    lat = torch.ones(T, 16, 16)
+    full = torch.ones(16, 16, dtype=torch.bool)
+    known = {}
+    if a:
+        lat[: (a - 1) // 4 + 1] = 0
+        for i in range(a):
+            known[i] = (first[len(first) - a + i], full)
+    if b:
+        lat[T - b // 4:] = 0
+        for i in range(b):
+            known[L - b + i] = (last[i] if "clip" in mode else last[0], full)
+    return Case(out, lat, known)
+
+
+def rp_case(L, kind):
+    video = rand_images(L, seed=3)
+    T = (L - 1) // 4 + 1
+    if kind == "static":
+        m = torch.zeros(1, 16, 16)
+        m[0, 4:12, 0:8] = 0.9  # soft: binarised at 0.5
+        out = VACERepaintBuilder.execute(video=video, mask=m, bbox="", dilate_px=0, shape="as drawn", fill="gray")
+        lat = (m > 0.5).float().expand(T, 16, 16).clone()
+    elif kind == "bbox":
+        out = VACERepaintBuilder.execute(video=video, mask=None, bbox="8,0,16,8", dilate_px=0, shape="as drawn", fill="gray")
+        lat = torch.zeros(T, 16, 16)
+        lat[:, 0:8, 8:16] = 1
+    else:  # an 8x8 box moving one pixel per frame (wrapping), per-frame masks
+        m = torch.zeros(L, 16, 16)
+        for f in range(L):
+            x = f % 9
+            m[f, 8:16, x:x + 8] = 1
+        out = VACERepaintBuilder.execute(video=video, mask=m, bbox="", dilate_px=0, shape="as drawn", fill="gray")
+        lat = torch.stack([m[group(k)].amax(dim=0) for k in range(T)])
+    known = {f: (video[f], lat[latent_of(f)] < 0.5) for f in range(L)}  # source pixels the frame's group keeps
+    return Case(out, lat, known)
+
+
+def op_case(L, kind):
+    if kind == "expand":
+        video = rand_images(L, 16, 16, seed=4)
+        out = VACEOutpaintBuilder.execute(video=video, mode="expand", direction="right,left", expand_ratio=0.5)
+        H, W, box, src = 16, 32, (0, 8, 16, 24), video  # int(0.5*16)=8 per side → 32 wide, source at x 8..24
+    elif kind == "inner":
+        video = rand_images(L, 16, 16, seed=5)
+        out = VACEOutpaintBuilder.execute(video=video, mode="inner", direction="up", expand_ratio=0.5)
+        H, W, box, src = 16, 16, (8, 0, 16, 16), video
+    else:
+        video = torch.zeros(L, 32, 32, 3) + torch.linspace(0.1, 0.9, L).view(L, 1, 1, 1)  # flat frames: resize-exact
+        out = VACEOutpaintBuilder.execute(video=video, mode="scale", scale=0.5)
+        H, W, box, src = 32, 32, (8, 8, 24, 24), None
+    T = (L - 1) // 4 + 1
+    lat = torch.ones(T, H, W)
+    lat[:, box[0]:box[2], box[1]:box[3]] = 0
+    keep = lat[0] < 0.5
+    known = {}
+    for f in range(L):
+        px = torch.full((H, W, 3), 0.5)
+        if src is not None:
+            if kind == "expand":
+                px[:, 8:24] = src[f]
+            else:
+                px[box[0]:box[2], box[1]:box[3]] = src[f][box[0]:box[2], box[1]:box[3]]
+        else:
+            px[:] = video[f, 0, 0]
+        known[f] = (px, keep)
+    return Case(out, lat, known)
+
+
+CASES = {
+    "keyframes_spread3": lambda L: kf_case(L, "", 3 if L >= 9 else 2),
+    "keyframes_first_mid_last": lambda L: kf_case(L, f"0,{L // 2},-1" if L >= 9 else "0,-1", 3 if L >= 9 else 2),
+    "keyframes_every8": lambda L: kf_case(L, ",".join(str(f) for f in range(0, L, 8)), len(range(0, L, 8))),
+    "keyframes_anchor_top": lambda L: kf_case(L, "", 3 if L >= 9 else 2, h=32, w=32, anchor="top", px=16),
+    "firstframe": lambda L: ext_case(L, "firstframe"),
+    "lastframe": lambda L: ext_case(L, "lastframe"),
+    "firstlastframe": lambda L: ext_case(L, "firstlastframe"),
+    "firstclip": lambda L: ext_case(L, "firstclip"),
+    "lastclip": lambda L: ext_case(L, "lastclip"),
+    "firstlastclip": lambda L: ext_case(L, "firstlastclip"),
+    "repaint_static_mask": lambda L: rp_case(L, "static"),
+    "repaint_bbox": lambda L: rp_case(L, "bbox"),
+    "repaint_per_frame_mask": lambda L: rp_case(L, "perframe"),
+    "outpaint_expand": lambda L: op_case(L, "expand"),
+    "outpaint_inner": lambda L: op_case(L, "inner"),
+    "outpaint_scale": lambda L: op_case(L, "scale"),
+}
+
+
+def check_case(case: Case, vae, L):
+    video, masks, W, H, Lout = case.out.args
+    assert Lout == L and tuple(video.shape) == (L, H, W, 3) and tuple(masks.shape) == (L, H, W)
+    assert binary(masks), "control_masks not binary"
+    res, vace_mask = run_wan_vace(vae, case.out)
+    T = (L - 1) // 4 + 1
+    assert tuple(vace_mask.shape) == (1, 64, T, H // 8, W // 8)
+    assert binary(vace_mask), "vace_mask not binary"
+    assert torch.equal(vace_mask, unshuffle(case.lat)), (
+        f"L={L}: latent mask seen {vm.latent_code(vm.latent_masks_seen(masks))} != intended {vm.latent_code(case.lat)}")
+    inactive, reactive = vae.calls[-2], vae.calls[-1]
+    assert tuple(inactive.shape) == (L, H, W, 3)
+    read_by = {p: k for k, p in enumerate(reads(L))}
+    traded = 0
+    for f, (px, keep) in case.known.items():
+        # the pixel mask of frame f must be the mask of the latent that reads it (exact latent mask) ...
+        seen = case.lat[read_by.get(f, latent_of(f))] < 0.5
+        diff = (inactive[f] - px).abs()[keep & seen]
+        assert diff.numel() == 0 or float(diff.max()) <= EPS, f"L={L} frame {f}: kept pixels changed by {float(diff.max())}"
+        # ... so where that latent generates what the frame's group keeps (only the p(k) = 4k+1 frame of a
+        # kept group after a generated latent), the known pixels reach the model through the reactive stream
+        swap = keep & ~seen
+        if swap.any():
+            traded += 1
+            assert f in read_by and read_by[f] != latent_of(f) and f == 4 * read_by[f] + 1
+            assert float((reactive[f] - px).abs()[swap].max()) <= EPS
+    # nothing leaks: where a frame's own latent group generates, the inactive stream is gray
+    own = case.lat.index_select(0, torch.tensor([latent_of(f) for f in range(L)]))
+    gen = own > 0.5
+    assert float((inactive - 0.5).abs()[gen].max() if gen.any() else 0.0) <= EPS
+    assert traded == len(vm.read_conflicts(case.lat, L))
+    return res
+
+
+# ------------------------------------------------------------------------------- the sweep
+
+@pytest.mark.parametrize("mode", list(CASES))
+def test_every_length_latent_mask_is_the_intent(comfy, mode):
+    for L in LENGTHS:
+        vae = DuckVAE()
+        check_case(CASES[mode](L), vae, L)
+        assert len(vae.calls) == 2  # inactive, reactive
+
+
+def test_naive_masks_fail_the_same_check(comfy):
+    """The check above can fail: a keyframe marked on its pixel frame only (no widening) is lost."""
+    lost = 0
+    for L in LENGTHS:
+        T = (L - 1) // 4 + 1
+        masks = torch.ones(L, 16, 16)
+        video = torch.full((L, 16, 16, 3), 0.5)
+        for f in (0, L - 1):
+            masks[f] = 0
+            video[f] = 0.2
+        from comfy_api.latest import io
+        out = io.NodeOutput(video, masks, 16, 16, L)
+        _, vace_mask = run_wan_vace(DuckVAE(), out)
+        want = torch.ones(T, 16, 16)
+        want[0] = 0
+        want[T - 1] = 0
+        lost += not torch.equal(vace_mask, unshuffle(want))
+        assert bool((vace_mask == 1).all()), f"L={L}: first/last-frame-only keyframes should be invisible"
+    assert lost == len(LENGTHS)
+
+
+def test_latent_masks_for_81_are_reported(comfy, capsys):
+    """Prints the latent mask every mode produces for L = 81 (used in the issue's closing note)."""
+    lines = []
+    for mode, make in CASES.items():
+        case = make(81)
+        res, vace_mask = run_wan_vace(DuckVAE(), case.out)
+        seen = vace_mask[0].amax(dim=(0, 2, 3)), vace_mask[0].amin(dim=(0, 2, 3))
+        code = "".join("1" if lo == 1 else "0" if hi == 0 else "m" for hi, lo in zip(*seen))
+        assert code == vm.latent_code(case.lat)
+        lines.append(f"{mode:26s} {code}")
+    with capsys.disabled():
+        print("\nL=81 latent masks (0 kept, 1 generated, m mixed):\n" + "\n".join(lines))  # noqa: T201
+    assert lines[0].split()[1] == "0" + "1" * 9 + "0" + "1" * 9 + "0"
+
+
+# ------------------------------------------------------------------------------- real VAE
+
+REAL_CASES = ["keyframes_first_mid_last", "firstlastframe", "lastclip", "repaint_per_frame_mask", "outpaint_expand"]
+
+
+def test_real_vae_subset(comfy, wan_vae):
+    """Same checks with the real random Wan VAE (recording proxy) on L = 5 and 9 (and 17 for keyframes)."""
+    for mode in REAL_CASES:
+        for L in ((5, 9, 17) if mode.startswith("keyframes") else (5, 9)):
+            vae = RecordingVAE(wan_vae)
+            res = check_case(CASES[mode](L), vae, L)
+            frames = res.args[0][0][1]["vace_frames"][-1]
+            video = CASES[mode](L).out.args[0]
+            assert tuple(frames.shape) == (1, 32, (L - 1) // 4 + 1, video.shape[1] // 8, video.shape[2] // 8)
+            assert bool(torch.isfinite(frames).all())
+
+
+# ------------------------------------------------------------------------------- node behaviour
+
+def test_snapping_is_reported_and_binary(comfy):
+    imgs = rand_images(2, 40, 37)  # → 32x32 crop
+    out = VACEKeyframeBuilder.execute(images=imgs, length=79, indices="0,-1")
+    video, masks, W, H, L = out.args
+    text = out.ui.as_dict()["text"][0]
+    assert (W, H, L) == (32, 32, 81)
+    assert "79 → 81" in text and "37x40 → 32x32" in text
+    assert torch.equal(video[0], imgs[0, 4:36, 2:34])  # centre crop, no resampling
+    rp = VACERepaintBuilder.execute(video=rand_images(10, 16, 16), mask=torch.rand(1, 16, 16), bbox="")
+    assert rp.args[4] == 9 and "10 frames → 9" in rp.ui.as_dict()["text"][0]
+    assert set(torch.unique(rp.args[1]).tolist()) <= {0.0, 1.0}
+    ext = VACEExtensionBuilder.execute(mode="lastframe", generate=80, last=rand_images(1))
+    assert ext.args[4] == 85 and "generate 80 → 81" in ext.ui.as_dict()["text"][0]
+
+
+def test_thin_region_warning_and_dilation(comfy):
+    video = rand_images(5, 32, 32)
+    thin = torch.zeros(1, 32, 32)
+    thin[0, 8:24, 10:14] = 1  # 4 px wide
+    text = VACERepaintBuilder.execute(video=video, mask=thin, bbox="").ui.as_dict()["text"][0]
+    assert "thinner than 8 px" in text
+    text2 = VACERepaintBuilder.execute(video=video, mask=thin, bbox="", dilate_px=2).ui.as_dict()["text"][0]
+    assert "thinner" not in text2
+    boxed = VACERepaintBuilder.execute(video=video, mask=thin, bbox="", shape="box per frame")
+    assert float(boxed.args[1][0].sum()) == 16 * 4
+    wide = torch.zeros(1, 32, 32)
+    wide[0, 8:24, 8:24] = 1
+    assert "thinner" not in VACERepaintBuilder.execute(video=video, mask=wide, bbox="").ui.as_dict()["text"][0]
+
+
+def test_dtype_is_kept(comfy):
+    imgs = rand_images(2, 16, 16).half()
+    video, masks, *_ = VACEKeyframeBuilder.execute(images=imgs, length=9).args
+    assert video.dtype == torch.float16 and masks.dtype == torch.float16
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: VACEKeyframeBuilder.execute(images=rand_images(2), length=9, indices="0, 9"), "indices"),
+    (lambda: VACEKeyframeBuilder.execute(images=rand_images(2), length=9, indices="0, -10"), "indices"),
+    (lambda: VACEKeyframeBuilder.execute(images=rand_images(2), length=9, indices="4, 4"), "indices"),
+    (lambda: VACEKeyframeBuilder.execute(images=rand_images(2), length=9, indices="5, 7"), "indices"),
+    (lambda: VACEKeyframeBuilder.execute(images=torch.zeros(0, 16, 16, 3), length=9), "images"),
+    (lambda: VACEKeyframeBuilder.execute(images=rand_images(1), length=9, guide_video=rand_images(9, 32, 32)), "guide_video"),
+    (lambda: VACEExtensionBuilder.execute(mode="firstlastframe", generate=8, first=rand_images(1), last=rand_images(1, 32, 16)), "last"),
+    (lambda: VACEExtensionBuilder.execute(mode="firstframe", generate=8, first=torch.zeros(0, 16, 16, 3)), "first"),
+    (lambda: VACEExtensionBuilder.execute(mode="lastclip", generate=8, last=rand_images(3)), "last"),
+    (lambda: VACEExtensionBuilder.execute(mode="firstlastframe", generate=8, first=rand_images(1)), "last"),
+    (lambda: VACERepaintBuilder.execute(video=rand_images(5), mask=torch.ones(6, 16, 16)), "mask"),
+    (lambda: VACERepaintBuilder.execute(video=rand_images(5), mask=torch.ones(1, 32, 16)), "mask"),
+    (lambda: VACERepaintBuilder.execute(video=torch.zeros(0, 16, 16, 3), mask=torch.ones(1, 16, 16)), "video"),
+    (lambda: VACEOutpaintBuilder.execute(video=rand_images(5), expand_ratio=1.5), "expand_ratio"),
+    (lambda: VACEOutpaintBuilder.execute(video=rand_images(5), expand_ratio=-0.1), "expand_ratio"),
+    (lambda: VACEOutpaintBuilder.execute(video=rand_images(5), direction="left,sideways"), "direction"),
+])
+def test_bad_input_errors_name_the_input(comfy, call, name):
+    with pytest.raises(InertiaInputError) as e:
+        call()
+    assert e.value.name == name and f"'{name}'" in str(e.value) and "Fix:" in str(e.value)
+
+
+def test_preview_flags_ignored_keyframes_and_passes_builder_masks(comfy):
+    L = 81
+    naive = torch.ones(L, 16, 16)
+    naive[0] = 0
+    naive[40] = 0
+    naive[80] = 0
+    img, summary = VACELatentMaskPreview.execute(control_masks=naive).args
+    assert img.ndim == 4 and img.shape[0] == 1 and img.shape[-1] == 3
+    assert "latent 0: frames 0-0 have kept pixels" in summary and "latent 20: frames 77-80" in summary
+    # frame 40 is read by latent 10 (p(10) = 40): the model keeps all of frames 37-40, which only partly meant that
+    assert "latent 10: the model keeps pixels (from frame 40) that frames 37-40 mark as generated" in summary
+    assert "latent 10: frames" not in summary
+    assert "p(k) = 1, 5, 9, 13, 17, 21, 25, 28, 32" in summary
+    out = VACEKeyframeBuilder.execute(images=rand_images(3), length=L, indices="0,40,80")
+    img2, summary2 = VACELatentMaskPreview.execute(control_masks=out.args[1], control_video=out.args[0]).args
+    assert "have kept pixels" not in summary2 and "the model keeps" not in summary2
+    assert "011111111101111111110" in summary2
+
+
+def test_reference_crops(comfy):
+    video = rand_images(9, 32, 48)
+    crops, refs, col, boxes = VACEReferenceCrops.execute(video=video, count=4, crop_size=0.5, placement="edges",
+                                                         direction="left,right", frame=-1).args
+    assert tuple(crops.shape) == (4, 16, 16, 3) and tuple(refs.shape) == (4, 32, 48, 3) and tuple(col.shape) == (1, 32, 48, 3)
+    rows = [tuple(int(v) for v in line.split(",")) for line in boxes.splitlines()]
+    assert [r[0] for r in rows] == [0, 3, 5, 8]
+    assert {r[2] for r in rows} == {0, 32}  # touching the left and right edges
+    for (f, y0, x0, y1, x1), c in zip(rows, crops):
+        assert torch.equal(c, video[f, y0:y1, x0:x1])
+
+
+# ------------------------------------------------------------------------------- real video
+
+def _template_video_frames():
+    """Frames of the VACE outpainting template preview (an animated WebP of real video) from the
+    official ``comfyui-workflow-templates-media-video`` PyPI package. PyAV cannot decode animated
+    WebP (FFmpeg's webp decoder has no animation support), so Pillow decodes it."""
+    pkg = pytest.importorskip("comfyui_workflow_templates_media_video",
+                              reason="pip install comfyui-workflow-templates-media-video")
+    import numpy as np
+    from PIL import Image, ImageSequence
+    path = os.path.join(os.path.dirname(pkg.__file__), "templates", "video_wan_vace_outpainting-2.webp")
+    if not os.path.isfile(path):
+        pytest.skip(f"{path} not in this version of the package")
+    with Image.open(path) as im:
+        frames = [np.asarray(fr.convert("RGB"), dtype=np.float32) / 255.0 for fr in ImageSequence.Iterator(im)]
+    return torch.from_numpy(np.stack(frames))
+
+
+def test_builders_on_a_real_template_video(comfy):
+    frames = _template_video_frames()  # [45, 350, 350, 3]
+    assert frames.shape[0] >= 41 and float(frames.std()) > 0.05
+    vae = DuckVAE()
+    # keyframes taken from the real video at 0, 20, 40 → 336x336 (crop), L = 41
+    kf = VACEKeyframeBuilder.execute(images=frames[[0, 20, 40]], length=41, indices="0,20,40", anchor_edge="bottom",
+                                     anchor_px=64)
+    _, vmask = run_wan_vace(vae, kf)
+    assert kf.args[2:] == (336, 336, 41)
+    seen = vmask[0].amax(dim=(0, 2, 3))  # 0: the whole latent frame kept; generated ones keep the band
+    assert seen.tolist() == [0.0 if k in (0, 5, 10) else 1.0 for k in range(11)] and "350x350 → 336x336" in kf.ui.as_dict()["text"][0]
+    crop = frames[:, 7:343, 7:343]
+    assert torch.equal(vae.calls[-2][17:21].sub(crop[20]).abs().amax(dim=(1, 2, 3)) <= EPS, torch.ones(4, dtype=torch.bool))
+    # outpaint (official expand) on the real clip: 45 frames (4n+1), 350 → 336 tall (not extended)
+    op = VACEOutpaintBuilder.execute(video=frames, mode="expand", direction="left,right", expand_ratio=0.25)
+    video, masks, W, H, L = op.args
+    assert (H, L) == (336, 45) and W % 16 == 0 and W > 350
+    _, vmask = run_wan_vace(vae, op)
+    left = (W - 350) * 87 // 174
+    assert float(vmask.min()) == 0 and torch.equal(masks[0, :, left:left + 350], torch.zeros(336, 350))
+    assert float((vae.calls[-2][:, :, left:left + 350] - frames[:, 7:343]).abs().max()) <= EPS
+    # repaint a moving box, extension from the clip, and reference crops of the same clip
+    rp = VACERepaintBuilder.execute(video=frames, bbox="0: 40,40,120,120; 40: 200,200,300,300", dilate_px=4)
+    run_wan_vace(vae, rp)
+    assert 0 < float(rp.args[1].mean()) < 0.3
+    ext = VACEExtensionBuilder.execute(mode="firstclip", generate=32, first=frames[:9])
+    _, vmask = run_wan_vace(vae, ext)
+    assert vmask[0].amin(dim=(0, 2, 3)).tolist() == [0.0, 0.0, 0.0] + [1.0] * 8
+    crops, refs, col, _ = VACEReferenceCrops.execute(video=frames, count=3, crop_size=0.3).args
+    assert crops.shape[0] == 3 and col.shape[0] == 1
+
+
+# ------------------------------------------------------------------------------- end to end
+
+def test_sample_tiny_vace_with_builder_outputs(comfy, load_standin, wan_vae):
+    """Keyframes + anchor → WanVaceToVideo (real VAE, reference = crops collage) → KSampler on the tiny
+    VACE stand-in → TrimVideoLatent. An APPLY_MODEL probe checks the model got the builder's mask."""
+    from comfy.patcher_extension import WrappersMP
+    from comfy_extras.nodes_wan import TrimVideoLatent, WanVaceToVideo
+
+    imgs = rand_images(2, 32, 32, seed=7)
+    out = VACEKeyframeBuilder.execute(images=imgs, length=9, indices="0,-1", anchor_edge="top", anchor_px=16)
+    video, masks, W, H, L = out.args
+    col = VACEReferenceCrops.execute(video=imgs, count=2, crop_size=0.5).args[2]
+    pos, neg = standins.wan_text_conditioning(1), standins.wan_text_conditioning(2)
+    pos, neg, latent, trim = WanVaceToVideo.execute(pos, neg, wan_vae, W, H, L, 1, 1.0, control_video=video,
+                                                    control_masks=masks, reference_image=col).args
+    assert trim == 1 and tuple(latent["samples"].shape) == (1, 16, 4, 4, 4)
+    model = load_standin("wan21_vace").clone()
+    seen = []
+
+    def probe(executor, x, t, *args, **kwargs):
+        seen.append(kwargs["vace_context"].detach().clone())
+        return executor(x, t, *args, **kwargs)
+
+    model.add_wrapper_with_key(WrappersMP.APPLY_MODEL, "test_probe", probe)
+    samples = comfy.common_ksampler(model, 0, 2, 3.0, "euler", "simple", pos, neg, latent)[0]
+    trimmed = TrimVideoLatent.execute(samples, trim).args[0]["samples"]
+    assert tuple(trimmed.shape) == (1, 16, 3, 4, 4) and bool(torch.isfinite(trimmed).all())
+    assert len(seen) == 2
+    ctx = seen[0]  # [B, 1, 96, T+1, 4, 4]: channels 32..95 are the mask, frame 0 the reference (mask 0)
+    assert tuple(ctx.shape[2:]) == (96, 4, 4, 4)
+    lat = torch.ones(3, 32, 32)
+    lat[0] = 0
+    lat[2] = 0
+    lat[1, :16] = 0
+    assert torch.equal(ctx[0, 0, 32:, 1:].float(), unshuffle(lat)[0])
+    assert bool((ctx[0, 0, 32:, 0] == 0).all())
