@@ -83,10 +83,16 @@ def submit(server: str, graph: dict, client_id: str) -> str:
     req = urllib.request.Request(_url(server, "/prompt"), data=data, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
-            return json.loads(r.read())["prompt_id"]
+            body = json.loads(r.read())
     except urllib.error.HTTPError as e:
         body = json.loads(e.read() or b"{}")
         raise WorkflowError(format_validation_error(body, graph)) from None
+    if body.get("node_errors"):
+        # ComfyUI queues the outputs that validated and silently drops the others: refuse that.
+        raise WorkflowError(format_validation_error({"error": {"message": "some outputs failed validation"},
+                                                     "node_errors": body["node_errors"]}, graph)
+                            + f"\n  (prompt {body.get('prompt_id')} was queued with the valid outputs only)")
+    return body["prompt_id"]
 
 
 def _bar(done: int, total: int, label: str) -> str:
@@ -274,6 +280,10 @@ DEMO_SIZES = {**{(cls, key): value for cls in ("EmptyHunyuanLatentVideo", "WanIm
               ("FramePackSectionSampler", "steps"): 2, ("FramePackSectionSampler", "latent_window_size"): 2,
               ("FramePackSectionSampler", "total_seconds"): 0.6}
 
+#: CPU-sized caps applied in demo mode (value = min(value, cap)): frame counts
+DEMO_CAPS = {("ImageFromBatch", "length"): 9, ("VACEKeyframeBuilder", "length"): 9,
+             ("VACEExtensionBuilder", "generate"): 7}
+
 #: packages whose templates/ folders hold the real example media the bundled workflows name
 MEDIA_PACKAGES = ("comfyui_workflow_templates_media_video", "comfyui_workflow_templates_media_image")
 
@@ -332,10 +342,24 @@ def standin_graph(graph: dict, cpu_sizes: bool = True) -> dict:
     for nid in vision:
         del g[nid]
     if cpu_sizes:
+        old_sizes = {nid: (n["inputs"].get("width"), n["inputs"].get("height")) for nid, n in g.items()
+                     if n["class_type"] == "ImageScale"}
         for node in g.values():
+            ins = node["inputs"]
             for (cls, key), value in DEMO_SIZES.items():
-                if node["class_type"] == cls and key in node["inputs"] and not isinstance(node["inputs"][key], list):
-                    node["inputs"][key] = value
+                if node["class_type"] == cls and key in ins and not isinstance(ins[key], list):
+                    ins[key] = value
+            for (cls, key), cap in DEMO_CAPS.items():
+                if node["class_type"] == cls and isinstance(ins.get(key), int):
+                    ins[key] = min(ins[key], cap)
+        for node in g.values():  # pixel boxes follow the frames they refer to
+            ins = node["inputs"]
+            src = ins.get("video")
+            if node["class_type"] == "VACERepaintBuilder" and isinstance(src, list) and src[0] in old_sizes \
+                    and ins.get("bbox") and ":" not in ins["bbox"]:
+                (w0, h0), (w1, h1) = old_sizes[src[0]], (g[src[0]]["inputs"]["width"], g[src[0]]["inputs"]["height"])
+                x0, y0, x1, y1 = (float(v) for v in ins["bbox"].split(","))
+                ins["bbox"] = ",".join(str(int(round(v))) for v in (x0 * w1 / w0, y0 * h1 / h0, x1 * w1 / w0, y1 * h1 / h0))
     return g
 
 

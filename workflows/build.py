@@ -39,6 +39,7 @@ MODEL_URLS = {
     "FramePack_F1_I2V_HY_20250503_bf16.safetensors": ("https://huggingface.co/Kijai/HunyuanVideo_comfy/resolve/main/FramePack_F1_I2V_HY_20250503_bf16.safetensors", "diffusion_models"),
     "sigclip_vision_patch14_384.safetensors": ("https://huggingface.co/Comfy-Org/sigclip_vision_384/resolve/main/sigclip_vision_patch14_384.safetensors", "clip_vision"),
     "llava_llama3_fp16.safetensors": (f"{HF_HY}/text_encoders/llava_llama3_fp16.safetensors", "text_encoders"),
+    "wan2.1_vace_1.3B_fp16.safetensors": (f"{HF_WAN}/diffusion_models/wan2.1_vace_1.3B_fp16.safetensors", "diffusion_models"),
 }
 
 #: Real start/end images for FramePack (the input and a frame of ComfyUI's Wan 2.2 FLF template).
@@ -358,6 +359,160 @@ text tokens and the token refiner are untouched.
 ]
 
 
+def vace_nodes(source: list[tuple], builder: tuple, prompt: str, negative: str = WAN_NEGATIVE,
+               reference: str | None = None, prefix: str = "vace"):
+    """Wan 2.1 VACE 1.3B graph: ``source`` nodes, a mask ``builder`` (outputs control_video, control_masks,
+    width, height, length) feeding core's WanVaceToVideo, the latent-mask preview, sampling and decoding.
+    ``reference``: key of a node whose IMAGE output 0 is the reference image (prepended, trimmed after)."""
+    vace_inputs = {"positive": L("pos"), "negative": L("neg"), "vae": L("vae"), "width": L(builder[0], 2),
+                   "height": L(builder[0], 3), "length": L(builder[0], 4), "batch_size": 1, "strength": 1.0,
+                   "control_video": L(builder[0], 0), "control_masks": L(builder[0], 1)}
+    if reference:
+        vace_inputs["reference_image"] = L(reference)
+    return [
+        ("unet", "UNETLoader", {"unet_name": "wan2.1_vace_1.3B_fp16.safetensors", "weight_dtype": "default"}),
+        ("clip", "CLIPLoader", {"clip_name": "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "type": "wan", "device": "default"}),
+        ("vae", "VAELoader", {"vae_name": "wan_2.1_vae.safetensors"}),
+        ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": prompt}, "Positive prompt"),
+        ("neg", "CLIPTextEncode", {"clip": L("clip"), "text": negative}, "Negative prompt"),
+        *source,
+        builder,
+        ("mask_view", "VACELatentMaskPreview", {"control_masks": L(builder[0], 1), "length": 0,
+                                                "control_video": L(builder[0], 0)}, "What the model sees (latent mask)"),
+        ("vace", "WanVaceToVideo", vace_inputs),
+        ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 8.0}),
+        ("ksampler", "KSampler", {"model": L("shift"), "seed": 42, "steps": 30, "cfg": 6.0, "sampler_name": "uni_pc",
+                                  "scheduler": "simple", "positive": L("vace", 0), "negative": L("vace", 1),
+                                  "latent_image": L("vace", 2), "denoise": 1.0}),
+        ("trim", "TrimVideoLatent", {"samples": L("ksampler"), "trim_amount": L("vace", 3)}),
+        ("decode", "VAEDecode", {"samples": L("trim"), "vae": L("vae")}),
+        ("video", "CreateVideo", {"images": L("decode"), "fps": 16.0}),
+        ("save", "SaveVideo", {"video": L("video"), "filename_prefix": f"inertia/{prefix}", "format": "auto",
+                               "codec": "auto"}),
+    ]
+
+
+def video_source(key: str, file: str, frames: int, width: int = 832, height: int = 480, title: str = "Source video"):
+    """Load a video (an animated WebP loads as a frame batch), take ``frames`` frames, resize to the working size."""
+    return [
+        (f"{key}_file", "LoadImage", {"image": file}, title),
+        (f"{key}_frames", "ImageFromBatch", {"image": L(f"{key}_file"), "batch_index": 0, "length": frames}),
+        (key, "ImageScale", {"image": L(f"{key}_frames"), "upscale_method": "bilinear", "width": width,
+                             "height": height, "crop": "center"}),
+    ]
+
+
+def still(key: str, file: str, title: str, width: int = 832, height: int = 480):
+    return [(f"{key}_file", "LoadImage", {"image": file}, title),
+            (key, "ImageScale", {"image": L(f"{key}_file"), "upscale_method": "bilinear", "width": width,
+                                 "height": height, "crop": "center"})]
+
+
+VACE_FILES = """**Model files** (ComfyUI/models/…):
+- diffusion_models/wan2.1_vace_1.3B_fp16.safetensors
+- text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors
+- vae/wan_2.1_vae.safetensors
+
+**Media**: real clips and frames from the official template media package `comfyui-workflow-templates-media-video`
+(animated WebP load as frame batches); copy them into ComfyUI/input, or load your own.
+The **Latent Mask Preview** node shows, per latent frame, what WanVaceToVideo will hand the model
+(kept / generated, and which pixel frame each latent mask frame is read from).
+"""
+
+SPECS += [
+    {
+        "name": "vace_keyframes_anchor",
+        "note": """## Wan VACE: keyframe interpolation (3 keyframes + spatial anchor)
+
+**What it shows.** The Wan VAE groups pixel frames {0}, {1..4}, {5..8}…, and WanVaceToVideo reads the
+mask of latent frame k from pixel frame ⌊(k + 0.5)·L/T⌋, so a keyframe marked on a single frame (frame 0,
+the last frame, most others) is silently ignored. The keyframe builder widens each keyframe to its whole
+VAE group and the frame the downsampler reads, so the latent mask equals the intent for every length.
+A 16-px band at the top stays known in generated frames (taken from the nearest keyframe): seed 000
+found that a partly known frame reconstructs far better than an all-generated one.
+
+**What to expect.** The video passes through the three keyframes (frames 0, 40, 80).
+
+""" + VACE_FILES,
+        "nodes": vace_nodes(
+            [*video_source("src", "video_wan_vace_14B_v2v-1.webp", 81, title="Keyframe source"),
+             ("kf0", "ImageFromBatch", {"image": L("src"), "batch_index": 0, "length": 1}),
+             ("kf1", "ImageFromBatch", {"image": L("src"), "batch_index": 40, "length": 1}),
+             ("kf2", "ImageFromBatch", {"image": L("src"), "batch_index": 80, "length": 1}),
+             ("kf01", "ImageBatch", {"image1": L("kf0"), "image2": L("kf1")}),
+             ("keyframes", "ImageBatch", {"image1": L("kf01"), "image2": L("kf2")})],
+            ("builder", "VACEKeyframeBuilder", {"images": L("keyframes"), "length": 81, "indices": "",
+                                                "anchor_edge": "top", "anchor_px": 16}),
+            "a cinematic shot, smooth natural motion between the keyframes", prefix="vace_keyframes"),
+    },
+    {
+        "name": "vace_outpaint_refcrops",
+        "note": """## Wan VACE: video outpainting with reference crops
+
+**What it shows.** VACE's official outpainting semantics (direction ⊂ {left, right, up, down},
+expand_ratio, gray fill): the video is widened by 25% on the left and right and the border is generated.
+A few crops from the source frames go in as the reference image: seed 000 found that crops which
+"feel like" the outside work better than the whole frame.
+
+**What to expect.** A wider video whose new borders continue the scene.
+
+""" + VACE_FILES,
+        "nodes": vace_nodes(
+            video_source("src", "video_wan_vace_outpainting-1.webp", 45, width=640, height=480),
+            ("builder", "VACEOutpaintBuilder", {"video": L("src"), "mode": "expand", "direction": "left,right",
+                                                "expand_ratio": 0.25, "scale": 0.8}),
+            "the camera slowly pans across a wide scene, consistent lighting",
+            reference="ref_collage", prefix="vace_outpaint") + [],
+    },
+    {
+        "name": "vace_first_last_frame",
+        "note": """## Wan VACE: first-last frame
+
+**What it shows.** VACE's `firstlastframe` extension task: a start and an end image, 79 frames
+generated between them. Each given frame is held over its whole VAE group, so the latent mask keeps
+latent frames 0 and 20 exactly (a single marked pixel frame would be ignored).
+
+**What to expect.** A transition from the first image to the last.
+
+""" + VACE_FILES,
+        "nodes": vace_nodes(
+            [*still("first", EXAMPLE_IMAGE, "First frame"), *still("last", EXAMPLE_END_IMAGE, "Last frame")],
+            ("builder", "VACEExtensionBuilder", {"mode": "firstlastframe", "generate": 79, "first": L("first"),
+                                                 "last": L("last")}),
+            "a smooth transition from the first image to the last image", prefix="vace_first_last"),
+    },
+    {
+        "name": "vace_object_removal",
+        "note": """## Wan VACE: object removal (repaint a box, negative prompt)
+
+**What it shows.** The seed's gun-removal recipe: the object's region is marked with a box (box-shaped
+masks avoid the tinted edges tight masks give), filled gray, and regenerated with a prompt that
+describes the scene without the object and a negative prompt that names it. Regions thinner than the
+VAE's 8-px stride would vanish in the latent mask; the builder warns about them.
+
+**What to expect.** The boxed region is filled with background; the rest of the video is unchanged.
+
+""" + VACE_FILES,
+        "nodes": vace_nodes(
+            video_source("src", "video_wan_vace_inpainting-1.webp", 45, width=640, height=480),
+            ("builder", "VACERepaintBuilder", {"video": L("src"), "bbox": "400,120,600,400", "dilate_px": 8,
+                                               "shape": "box over clip", "fill": "gray"}),
+            "an empty street scene, natural background, no objects in the foreground",
+            negative=WAN_NEGATIVE + "，枪，武器, gun, weapon, object", prefix="vace_object_removal"),
+    },
+]
+
+# outpaint: the reference-crops collage is built from the source clip
+_outpaint = next(sp for sp in SPECS if sp["name"] == "vace_outpaint_refcrops")
+_i = next(i for i, n in enumerate(_outpaint["nodes"]) if n[0] == "builder")
+_outpaint["nodes"].insert(_i + 1, ("crops", "VACEReferenceCrops", {"video": L("src"), "count": 3, "crop_size": 0.4,
+                                                                    "placement": "edges", "direction": "left,right",
+                                                                    "frame": -1}))
+_outpaint["nodes"].insert(_i + 2, ("ref_collage", "ImageScale", {"image": L("crops", 2), "upscale_method": "bilinear",
+                                                                  "width": 832, "height": 480, "crop": "disabled"},
+                                   "Reference (collage of crops)"))
+
+
 # --------------------------------------------------------------------------- node definitions
 
 def load_definitions() -> dict:
@@ -386,7 +541,9 @@ def load_definitions() -> dict:
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 #: extra node height for in-node previews drawn by js/ (DOM widgets)
-PREVIEW_HEIGHT = {"RelaxationCFG": 170, "RelaxationCFGPreview": 170}
+PREVIEW_HEIGHT = {"RelaxationCFG": 170, "RelaxationCFGPreview": 170, "VACEKeyframeBuilder": 120,
+                  "VACEExtensionBuilder": 120, "VACERepaintBuilder": 120, "VACEOutpaintBuilder": 120,
+                  "VACELatentMaskPreview": 120}
 
 
 def _inputs(cls) -> list[tuple[str, object, dict, bool]]:
@@ -414,6 +571,8 @@ def _outputs(cls) -> list[tuple[str, str]]:
 def build(spec: dict, defs: dict) -> tuple[dict, dict]:
     """Return (ui_workflow, api_workflow) for one spec."""
     ids = {key: i + 1 for i, (key, *_rest) in enumerate(spec["nodes"])}
+    if len(ids) != len(spec["nodes"]):
+        raise SystemExit(f"{spec['name']}: duplicate node keys")
     api, ui_nodes, links = {}, [], []
     depth = {}
     for key, cls_type, inputs, *title in spec["nodes"]:
