@@ -96,9 +96,21 @@ def _report(node: str, video: torch.Tensor, latent_masks: torch.Tensor, notes: l
     return text
 
 
-def _outputs(video, masks, text):
+def timeline_payload(latent_masks: torch.Tensor, length: int) -> dict:
+    """What the frontend timeline (js/vace_timeline.js) draws after a run: length L, the latent
+    mask as a 0/1/m code per latent frame, p(k) per latent frame, and the frames WanVaceToVideo
+    reads from a group that disagrees with them."""
+    return {"length": int(length), "latent": vm.latent_code(latent_masks),
+            "reads": vm.pixel_frames_read(length),
+            "conflicts": [int(p) for p, _k in vm.read_conflicts(latent_masks, length)]}
+
+
+def _outputs(video, masks, text, latent_masks=None):
     L, H, W = video.shape[0], video.shape[1], video.shape[2]
-    return io.NodeOutput(video, masks, W, H, L, ui=ui.PreviewText(text))
+    ui_out = {"text": [text]}
+    if latent_masks is not None:
+        ui_out["inertia_timeline"] = [timeline_payload(latent_masks, L)]
+    return io.NodeOutput(video, masks, W, H, L, ui=ui_out)
 
 
 def _common_outputs():
@@ -184,7 +196,7 @@ class VACEKeyframeBuilder(io.ComfyNode):
                           f"{vm.vae_group(k, plan.length).stop - 1})" for i, (f, k) in enumerate(zip(plan.frames, plan.latents)))
         text = _report("VACEKeyframeBuilder", video, lat, notes, [where] + (
             [f"anchor: {px} px band at the {anchor_edge} edge from the nearest keyframe"] if anchor_edge != "none" else []))
-        return _outputs(video, masks, text)
+        return _outputs(video, masks, text, lat)
 
 
 # ----------------------------------------------------------------------------- extension
@@ -242,7 +254,7 @@ class VACEExtensionBuilder(io.ComfyNode):
                        [f"{mode}: known frames 0..{plan.first_frames - 1 if plan.first_frames else '-'} and "
                         f"{plan.length - plan.last_frames if plan.last_frames else '-'}..{plan.length - 1 if plan.last_frames else '-'}, "
                         f"{plan.generate} generated"])
-        return _outputs(video, masks, text)
+        return _outputs(video, masks, text, lat)
 
 
 # ----------------------------------------------------------------------------- repaint
@@ -351,7 +363,7 @@ class VACERepaintBuilder(io.ComfyNode):
                        [f"region: {'static' if static else 'per frame, merged per VAE group'}, "
                         f"{float(region.mean()):.1%} of the frame generated on average, fill {fill}"],
                        thin_masks=region)
-        return _outputs(out, masks, text)
+        return _outputs(out, masks, text, lat)
 
 
 # ----------------------------------------------------------------------------- outpaint
@@ -429,7 +441,7 @@ class VACEOutpaintBuilder(io.ComfyNode):
                 extra.append(f"scale {scale:g}: video {geo.src_w}x{geo.src_h} centred at x={geo.left}, y={geo.top}")
         out, masks, lat = vm.build_outpaint(video, geo, mode)
         text = _report("VACEOutpaintBuilder", out, lat, notes, extra, thin_masks=lat[:1])
-        return _outputs(out, masks, text)
+        return _outputs(out, masks, text, lat)
 
 
 # ----------------------------------------------------------------------------- reference crops
@@ -642,7 +654,9 @@ class VACELatentMaskPreview(io.ComfyNode):
             _require_batch("control_video", control_video)
             _require_same_size("control_video", control_video, "control_masks", masks)
         image, summary = render_latent_preview(masks.float().cpu(), L, None if control_video is None else control_video.cpu())
-        return io.NodeOutput(image, summary, ui=ui.PreviewImage(image, cls=cls))
+        seen = vm.latent_masks_seen(vm.binarize(masks.float().cpu()), L)
+        out_ui = {**ui.PreviewImage(image, cls=cls).as_dict(), "inertia_timeline": [timeline_payload(seen, L)]}
+        return io.NodeOutput(image, summary, ui=out_ui)
 
 
 NODES = [VACEKeyframeBuilder, VACEExtensionBuilder, VACERepaintBuilder, VACEOutpaintBuilder,

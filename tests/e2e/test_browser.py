@@ -37,6 +37,8 @@ def browser_page(comfy, tmp_path_factory):
     settings.write_text(json.dumps({"Comfy.TutorialCompleted": True, "Comfy.Workflow.ShowMissingModelsWarning": False,
                                     "Comfy.Workflow.ShowMissingNodesWarning": True}))
     comfy_dir = Path(comfy.__file__).resolve().parent
+    for wf in (REPO / "workflows" / "api").glob("*.json"):  # real example media, for the runs queued from the page
+        headless.stage_input_images(json.loads(wf.read_text()), work / "input", comfy_dir)
     with headless.local_comfyui(comfy_dir, work) as srv:
         info = headless._get_json(srv, "/object_info")
         with playwright_api.sync_playwright() as p:
@@ -138,3 +140,28 @@ def test_relaxation_curve_draws_and_follows_beta(browser_page):
     assert changed > 200, f"only {changed} pixels changed when beta changed"
     ys_before, ys_after = json.loads(before_curve), json.loads(after_curve)
     assert ys_before[0] < ys_before[-1] and ys_after[0] > ys_after[-1]  # relax vs boost
+
+
+def test_vace_timeline_draws_live_and_after_a_run(browser_page):
+    """The keyframe builder's timeline: live from the length widget (81 → 21 reads), then coloured from
+    the backend's latent mask after the graph is queued from the page (only the mask branch can run:
+    the model files are absent, so ComfyUI queues the outputs that validate)."""
+    page, info, _errors = browser_page
+    _load(page, next(p for p in UI_WORKFLOWS if p.stem == "vace_keyframes_anchor"))
+    node_id = page.evaluate("() => window.app.graph._nodes.find(n => n.type === 'VACEKeyframeBuilder').id")
+    page.evaluate("""id => { const n = window.app.graph.getNodeById(id); const c = window.app.canvas;
+        c.ds.scale = 1; c.ds.offset = [-n.pos[0] + 200, -n.pos[1] + 150]; c.setDirty(true, true); }""", node_id)
+    page.wait_for_timeout(800)
+    timeline = page.locator(".inertia-vace-timeline canvas").first
+    live = json.loads(timeline.get_attribute("data-timeline"))
+    assert live["L"] == 81 and live["T"] == 21
+    assert live["reads"] == [1, 5, 9, 13, 17, 21, 25, 28, 32, 36, 40, 44, 48, 52, 55, 59, 63, 67, 71, 75, 79]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "vace_timeline_live.png").write_bytes(timeline.screenshot())
+    page.evaluate("() => window.app.queuePrompt(0, 1)")
+    page.wait_for_function("""() => { const c = document.querySelector('.inertia-vace-timeline canvas');
+        return c && c.dataset.timeline && !JSON.parse(c.dataset.timeline).code.includes('?'); }""", timeout=120_000)
+    ran = json.loads(timeline.get_attribute("data-timeline"))
+    assert ran["code"][0] == "0" and ran["code"][10] == "0" and ran["code"][20] == "0", ran  # keyframes 0, 40, 80
+    assert "1" in ran["code"] or "m" in ran["code"]
+    (ARTIFACTS / "vace_timeline_after_run.png").write_bytes(timeline.screenshot())

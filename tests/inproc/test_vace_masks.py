@@ -359,30 +359,30 @@ def test_snapping_is_reported_and_binary(comfy):
     imgs = rand_images(2, 40, 37)  # → 32x32 crop
     out = VACEKeyframeBuilder.execute(images=imgs, length=79, indices="0,-1")
     video, masks, W, H, L = out.args
-    text = out.ui.as_dict()["text"][0]
+    text = out.ui["text"][0]
     assert (W, H, L) == (32, 32, 81)
     assert "79 → 81" in text and "37x40 → 32x32" in text
     assert torch.equal(video[0], imgs[0, 4:36, 2:34])  # centre crop, no resampling
     rp = VACERepaintBuilder.execute(video=rand_images(10, 16, 16), mask=torch.rand(1, 16, 16), bbox="")
-    assert rp.args[4] == 9 and "10 frames → 9" in rp.ui.as_dict()["text"][0]
+    assert rp.args[4] == 9 and "10 frames → 9" in rp.ui["text"][0]
     assert set(torch.unique(rp.args[1]).tolist()) <= {0.0, 1.0}
     ext = VACEExtensionBuilder.execute(mode="lastframe", generate=80, last=rand_images(1))
-    assert ext.args[4] == 85 and "generate 80 → 81" in ext.ui.as_dict()["text"][0]
+    assert ext.args[4] == 85 and "generate 80 → 81" in ext.ui["text"][0]
 
 
 def test_thin_region_warning_and_dilation(comfy):
     video = rand_images(5, 32, 32)
     thin = torch.zeros(1, 32, 32)
     thin[0, 8:24, 10:14] = 1  # 4 px wide
-    text = VACERepaintBuilder.execute(video=video, mask=thin, bbox="").ui.as_dict()["text"][0]
+    text = VACERepaintBuilder.execute(video=video, mask=thin, bbox="").ui["text"][0]
     assert "thinner than 8 px" in text
-    text2 = VACERepaintBuilder.execute(video=video, mask=thin, bbox="", dilate_px=2).ui.as_dict()["text"][0]
+    text2 = VACERepaintBuilder.execute(video=video, mask=thin, bbox="", dilate_px=2).ui["text"][0]
     assert "thinner" not in text2
     boxed = VACERepaintBuilder.execute(video=video, mask=thin, bbox="", shape="box per frame")
     assert float(boxed.args[1][0].sum()) == 16 * 4
     wide = torch.zeros(1, 32, 32)
     wide[0, 8:24, 8:24] = 1
-    assert "thinner" not in VACERepaintBuilder.execute(video=video, mask=wide, bbox="").ui.as_dict()["text"][0]
+    assert "thinner" not in VACERepaintBuilder.execute(video=video, mask=wide, bbox="").ui["text"][0]
 
 
 def test_dtype_is_kept(comfy):
@@ -474,7 +474,7 @@ def test_builders_on_a_real_template_video(comfy):
     _, vmask = run_wan_vace(vae, kf)
     assert kf.args[2:] == (336, 336, 41)
     seen = vmask[0].amax(dim=(0, 2, 3))  # 0: the whole latent frame kept; generated ones keep the band
-    assert seen.tolist() == [0.0 if k in (0, 5, 10) else 1.0 for k in range(11)] and "350x350 → 336x336" in kf.ui.as_dict()["text"][0]
+    assert seen.tolist() == [0.0 if k in (0, 5, 10) else 1.0 for k in range(11)] and "350x350 → 336x336" in kf.ui["text"][0]
     crop = frames[:, 7:343, 7:343]
     assert torch.equal(vae.calls[-2][17:21].sub(crop[20]).abs().amax(dim=(1, 2, 3)) <= EPS, torch.ones(4, dtype=torch.bool))
     # outpaint (official expand) on the real clip: 45 frames (4n+1), 350 → 336 tall (not extended)
@@ -532,3 +532,18 @@ def test_sample_tiny_vace_with_builder_outputs(comfy, load_standin, wan_vae):
     lat[1, :16] = 0
     assert torch.equal(ctx[0, 0, 32:, 1:].float(), unshuffle(lat)[0])
     assert bool((ctx[0, 0, 32:, 0] == 0).all())
+
+
+def test_builders_send_the_timeline_the_frontend_draws(comfy):
+    """ui["inertia_timeline"]: the latent mask code, p(k) and misread frames for js/vace_timeline.js."""
+    from comfyui_inertia.nodes.pure.vace_mask import pixel_frames_read
+    from comfyui_inertia.nodes.vace_masks import VACEExtensionBuilder
+
+    img = torch.rand(1, 64, 64, 3)
+    out = VACEExtensionBuilder.execute(mode="firstlastframe", generate=79, first=img, last=img)
+    payload = out.ui["inertia_timeline"][0]
+    L = out.args[4]
+    T = (L - 1) // 4 + 1
+    assert payload["length"] == L
+    assert payload["latent"] == "0" + "1" * (T - 2) + "0"
+    assert payload["reads"] == pixel_frames_read(L) and payload["conflicts"] == []

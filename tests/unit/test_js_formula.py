@@ -34,3 +34,23 @@ def test_js_and_python_curves_agree(tmp_path):
         assert row == pytest.approx(py, abs=1e-5), g
     assert res["ns"][0] == pytest.approx(float(normalized_sigma(0.5, 0.00794, 1.0, "flow")), abs=1e-6)
     assert res["ns"][1] == pytest.approx(float(normalized_sigma(1.0, 0.0292, 14.6146, "eps")), abs=1e-6)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the frontend's formula")
+def test_js_and_python_vace_read_frames_agree(tmp_path):
+    from comfyui_inertia.nodes.pure.vace_mask import latent_length, pixel_frames_read, vae_group
+
+    mod = tmp_path / "vace_math.mjs"
+    shutil.copy(REPO / "js" / "vace_math.js", mod)
+    lengths = list(range(1, 200))
+    script = tmp_path / "run.mjs"
+    script.write_text(
+        "import { latentLength, pixelFramesRead, vaeGroup } from './vace_math.mjs';\n"
+        f"const ls = {json.dumps(lengths)};\n"
+        "console.log(JSON.stringify(ls.map(L => [latentLength(L), pixelFramesRead(L), vaeGroup(latentLength(L) - 1)])));\n")
+    res = json.loads(subprocess.run(["node", str(script)], capture_output=True, text=True, check=True).stdout)
+    for L, (t, reads, group) in zip(lengths, res):
+        assert t == latent_length(L) and reads == pixel_frames_read(L), L
+        g = vae_group(t - 1, L)
+        if L % 4 == 1:  # on the 4n+1 grid the last group is whole
+            assert [g.start, g.stop - 1] == group, L

@@ -1,0 +1,23 @@
+// Which pixel frame each latent frame's VACE mask is read from — a literal port of
+// nodes/pure/vace_mask.py (tests/unit/test_js_formula.py checks the two agree for every 4n+1 length).
+// WanVaceToVideo shrinks the mask in time with PyTorch's nearest-exact rule in float32:
+//   p(k) = min(floor((k + 0.5) · fl32(L / T)), L − 1),  T = (L − 1) // 4 + 1.
+
+export function latentLength(length) {
+  return Math.floor((length - 1) / 4) + 1;
+}
+
+export function pixelFramesRead(length, latentFrames = latentLength(length)) {
+  const f = Math.fround;
+  const scale = f(f(length) / f(latentFrames));
+  const out = [];
+  for (let k = 0; k < latentFrames; k++) {
+    out.push(Math.min(Math.floor(f((k + 0.5) * scale)), length - 1));
+  }
+  return out;
+}
+
+// The Wan VAE's frame groups: latent 0 ← pixel frame 0; latent k ≥ 1 ← pixel frames 4k−3 … 4k.
+export function vaeGroup(k) {
+  return k === 0 ? [0, 0] : [4 * k - 3, 4 * k];
+}

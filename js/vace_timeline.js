@@ -1,0 +1,127 @@
+// VACE latent-mask timeline inside the builder nodes: the pixel frames (grouped as the Wan VAE groups
+// them), the latent frames, and a line from the pixel frame each latent frame's mask is read from.
+// Live from the `length` widget where the node has one; after a run the latent frames are coloured from
+// the backend's result (kept / generated / mixed) and misread frames are marked red.
+import { latentLength, pixelFramesRead, vaeGroup } from "./vace_math.js";
+
+const { app } = window.comfyAPI.app;
+const { api } = window.comfyAPI.api;
+const NODES = new Set(["VACEKeyframeBuilder", "VACEExtensionBuilder", "VACERepaintBuilder", "VACEOutpaintBuilder",
+                       "VACELatentMaskPreview"]);
+const COLORS = { "0": "#3fa66a", "1": "#4a4f63", m: "#d8a03a", "?": "#2a2c35" };
+
+function draw(node, canvas, info) {
+  const state = node.__inertiaTimeline || {};
+  const lengthWidget = node.widgets?.find((w) => w.name === "length");
+  const L = state.length || (lengthWidget && Number(lengthWidget.value) > 0 ? Number(lengthWidget.value) : 0);
+  const dpr = window.devicePixelRatio || 1;
+  const W = canvas.clientWidth || 300, H = canvas.clientHeight || 90;
+  canvas.width = Math.round(W * dpr);
+  canvas.height = Math.round(H * dpr);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.fillStyle = "#1b1b1f";
+  ctx.fillRect(0, 0, W, H);
+  if (!L) {
+    info.textContent = "latent timeline appears after a run (length comes from the input video)";
+    canvas.dataset.timeline = "";
+    return;
+  }
+  const T = latentLength(L);
+  const reads = state.reads || pixelFramesRead(L);
+  const code = state.latent || "?".repeat(T);
+  const conflicts = new Set(state.conflicts || []);
+  const pad = 6, pw = W - 2 * pad;
+  const px = (p) => pad + ((p + 0.5) / L) * pw;
+  const lx = (k) => pad + ((k + 0.5) / T) * pw;
+  const yPix = 10, yLat = H - 30;
+  // pixel frames, shaded by VAE group
+  for (let k = 0; k < T; k++) {
+    const [a, b] = vaeGroup(k);
+    ctx.fillStyle = k % 2 ? "#3a3d4a" : "#30323d";
+    const x0 = pad + (a / L) * pw, x1 = pad + ((Math.min(b, L - 1) + 1) / L) * pw;
+    ctx.fillRect(x0, yPix, Math.max(1, x1 - x0), 12);
+  }
+  for (const p of conflicts) {
+    ctx.fillStyle = "#e0524a";
+    ctx.fillRect(px(p) - 1, yPix, 2, 12);
+  }
+  // read lines
+  ctx.strokeStyle = "#8a8fa8";
+  ctx.lineWidth = 1;
+  reads.forEach((p, k) => {
+    ctx.beginPath();
+    ctx.moveTo(px(p), yPix + 12);
+    ctx.lineTo(lx(k), yLat);
+    ctx.stroke();
+  });
+  // latent frames
+  const bw = Math.max(2, pw / T - 2);
+  for (let k = 0; k < T; k++) {
+    ctx.fillStyle = COLORS[code[k]] || COLORS["?"];
+    ctx.fillRect(lx(k) - bw / 2, yLat, bw, 14);
+  }
+  ctx.fillStyle = "#bbb";
+  ctx.font = "10px sans-serif";
+  ctx.fillText(`${L} pixel frames`, pad, yPix - 1);
+  ctx.fillText(`${T} latent frames`, pad, H - 4);
+  const known = [...code].filter((c) => c === "0").length;
+  info.textContent = state.latent
+    ? `latent mask ${code}  (green kept ${known}, gray generated, amber mixed${conflicts.size ? ", red: misread frames" : ""})`
+    : `each latent frame reads its mask from the pixel frame its line starts at`;
+  canvas.dataset.timeline = JSON.stringify({ L, T, reads, code });
+}
+
+app.registerExtension({
+  name: "ComfyUI-Inertia.VACETimeline",
+  async setup() {
+    api.addEventListener("executed", (e) => {
+      const data = e.detail?.output?.inertia_timeline?.[0];
+      if (!data) return;
+      const node = app.graph?.getNodeById(Number(e.detail.display_node ?? e.detail.node));
+      if (!node?.__inertiaRedraw) return;
+      node.__inertiaTimeline = data;
+      node.__inertiaRedraw();
+    });
+  },
+  async beforeRegisterNodeDef(nodeType, nodeData) {
+    if (!NODES.has(nodeData.name)) return;
+    const onNodeCreated = nodeType.prototype.onNodeCreated;
+    nodeType.prototype.onNodeCreated = function () {
+      const result = onNodeCreated?.apply(this, arguments);
+      const root = document.createElement("div");
+      root.className = "inertia-vace-timeline";
+      root.style.cssText = "display:flex;flex-direction:column;width:100%;height:100%;";
+      const canvas = document.createElement("canvas");
+      canvas.style.cssText = "width:100%;flex:1;min-height:80px;";
+      const info = document.createElement("div");
+      info.style.cssText = "font:10px sans-serif;color:#aaa;padding:2px 4px;word-break:break-all;";
+      root.append(canvas, info);
+      this.addDOMWidget("vace_timeline", "inertia_timeline", root, {
+        serialize: false, hideOnZoom: false, getMinHeight: () => 110,
+      });
+      let pending = false;
+      this.__inertiaRedraw = () => {
+        if (pending) return;
+        pending = true;
+        requestAnimationFrame(() => { pending = false; draw(this, canvas, info); });
+      };
+      const w = this.widgets?.find((w) => w.name === "length");
+      if (w) {
+        const cb = w.callback;
+        w.callback = (...args) => {
+          const r = cb?.apply(w, args);
+          if (this.__inertiaTimeline && this.__inertiaTimeline.length !== Number(w.value)) this.__inertiaTimeline = null;
+          this.__inertiaRedraw();
+          return r;
+        };
+      }
+      const ro = new ResizeObserver(() => this.__inertiaRedraw());
+      ro.observe(canvas);
+      const onRemoved = this.onRemoved;
+      this.onRemoved = function () { ro.disconnect(); return onRemoved?.apply(this, arguments); };
+      this.__inertiaRedraw();
+      return result;
+    };
+  },
+});
