@@ -63,6 +63,11 @@ log = logging.getLogger("ComfyUI-Inertia")
 
 #: Pack-specific key (conditioning dict key carrying a section's packed context).
 COND_KEY = "framepack"
+#: transformer_options key the section sampler sets for each section, a dict: "index" (time order,
+#: 0 = first after the start image), "step" (generation order), "count" (sections), "mode",
+#: "latent_window_size", "total_seconds", "clean_roles" (role of each 1× clean latent: "start",
+#: "history" or "end"). Read by FramePackHistoryControls (nodes/framepack_controls.py).
+SECTION_KEY = "framepack_section"
 #: Conditioning keys set by the timestamp nodes (seconds).
 START_KEY, END_KEY = "framepack_start_s", "framepack_end_s"
 #: Model-cond / forward-kwarg names (the original's argument names).
@@ -803,6 +808,13 @@ def sample_framepack(model, positive, clip_vision_output, start_latent, total_se
         def callback(step, x0, x, total_steps, offset=offset):
             progress(offset + step, x0, x, n * steps)
 
+        # Section facts for model patches (FramePackHistoryControls): in transformer_options, so every
+        # wrapper / attention override of this guider.sample call sees them (``SECTION_KEY`` doc).
+        guider.model_options.setdefault("transformer_options", {})[SECTION_KEY] = {
+            "index": plan.index, "step": plan.step, "count": n, "mode": mode, "latent_window_size": ws,
+            "total_seconds": float(total_seconds),
+            "clean_roles": tuple("start" if i == 0 else "end" if s == fs.END else "history"
+                                 for i, s in enumerate(plan.clean_sources))}
         log.info("FramePack %s: section %d/%d (video latent frames %d-%d, padding %d)", mode, plan.step + 1, n,
                  plan.out_start, plan.out_stop - 1, plan.padding)
         out = guider.sample(noise, torch.zeros_like(noise), smp, sigmas, callback=callback, disable_pbar=disable_pbar,

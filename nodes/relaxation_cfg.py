@@ -90,6 +90,7 @@ def make_embedded_wrapper(params: RelaxationParams):
         kwargs["guidance"] = s
         return executor(x, t, *args, **kwargs)
 
+    relaxation_guidance_wrapper.inertia_relaxation = params  # read by FramePackHistoryControls (section betas)
     return relaxation_guidance_wrapper
 
 

@@ -17,6 +17,8 @@ Where the blur happens (pre-RoPE, no core forward code copied)
       image-only and pre-RoPE; V is blurred in place in the fused qkv buffer) and
       ``single_blocks.j.norm`` (joint ``[img; txt]`` sequence: only the first ``L_img`` tokens
       are blurred). The text stream, text tokens and the token refiner are untouched.
+      FramePack (``nodes/framepack.py``, a HunyuanVideo subclass): the packed clean-latent tokens
+      ``[4×, 2×, 1×]`` before the noisy window count as prefix, so only the window is blurred.
 
     The attention-override slot is left alone, so an override installed earlier (Sage
     attention nodes, a test recorder) keeps running and computes with the blurred K/V.
@@ -57,6 +59,7 @@ from comfy_api.latest import io, ui
 
 from .model_info import SUPPORTED_FAMILIES, diffusion_model, model_family
 from .pure.errors import InertiaInputError
+from .pure.framepack_history import prefix_tokens as framepack_prefix_tokens
 from .pure.temporal_blur import (
     BOUNDARY,
     PAPER_SIGMA_BLUR,
@@ -228,6 +231,8 @@ def hunyuan_grid(dm, a: dict, protect: bool) -> tuple[TokenGrid, set[int]]:
     ref = a.get("ref_latent")
     if ref is not None:
         prefix = _ceil_div(ref.shape[2], pt) * _ceil_div(ref.shape[3], ph) * _ceil_div(ref.shape[4], pw)
+    # FramePack: the packed clean latents [4x, 2x, 1x] come first; only the noisy window is blurred
+    prefix += framepack_prefix_tokens(a, dm.patch_size)
     return TokenGrid(prefix, frames, per_frame), anchors
 
 

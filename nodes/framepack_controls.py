@@ -1,0 +1,616 @@
+"""FramePack history-context controls against Static Death (issue 7), and the change / disappearance meter.
+
+Seed 004 traces why FramePack ignores "disappear"-style prompts to its packed history: the
+compressed history keeps the subject's low-frequency presence, anti-drifting corrects the asked-for
+change away, and attention over past keys dominates the prompt (users: lllyasviel/FramePack #429,
+#458, #551, #552). :class:`FramePackHistoryControls` patches a FramePack MODEL
+(``nodes/framepack.py``) with four switchable controls; math and definitions (age ``k``, the
+packed prefix) in ``nodes/pure/framepack_history.py``:
+
+1. **History low-pass by age** — an ``APPLY_MODEL`` wrapper replaces the ``clean_latents_2x`` /
+   ``clean_latents_4x`` (optionally the 1× history frame, the anchors only on request) the model
+   receives by a per-frame spatial Gaussian blur of σ(k) = σ0·(1 + α·k) (kornia). Every step of
+   every section (the history differs per section; its ages do not).
+2. **History attention decay** — the same wrapper publishes a per-token weight
+   ``w = exp(−d·(1 + α_d·k))`` for the prefix tokens in ``transformer_options`` while σ is inside
+   the decay window; an ``optimized_attention_override`` (chaining any override already there)
+   applies it in every joint attention: ``logit_bias`` (exact reweighting of the noisy window's
+   attention to history) or ``v_scale`` (history values scaled, fast). The start anchor and the
+   end frame keep ``w = 1`` unless ``include_anchors``.
+3. **Per-section β of Relaxation CFG** (embedded mode, the paper's "directorial control") — an
+   upstream RelaxationCFG's ``APPLY_MODEL`` wrapper (key ``inertia_relaxation_cfg``) is replaced
+   on the clone by one that applies the same schedule (same p, s_min, s_base) with β of the current
+   section; without an upstream RelaxationCFG the paper's schedule (p 0.7, s_min 1, s_base = the
+   sampler's distilled guidance) is used. The section index and count reach the model through
+   ``transformer_options["framepack_section"]``, set per section by ``FramePackSectionSampler``
+   (``nodes/framepack.py``, :data:`framepack.SECTION_KEY`); the list length is checked against the
+   section count when sampling starts (the count depends on the sampler's total_seconds and
+   latent_window_size).
+4. **Temporal Unlearning on the noisy window** — the existing ``TemporalUnlearning`` node: it
+   counts FramePack's packed clean tokens as prefix, so only the noisy window's K/V are blurred.
+
+Per-run state (σ window from the live ``model_sampling``, the section facts) lives in a holder set
+by an ``OUTER_SAMPLE`` wrapper (one per section: the section sampler calls ``guider.sample`` per
+section) and reset in ``finally``. All hooks sit under :data:`KEY` on a clone; the input MODEL is
+never changed. Everything off (σ0 = 0, d = 0, no β list) returns the input model itself.
+
+:class:`InertiaChangeMeter` measures motion and disappearance on IMAGE batches (definitions in
+``nodes/pure/framepack_history.py``): per-frame motion energy, moving fraction and a normal-flow
+speed proxy (kornia), a dynamic-degree proxy, and the share of a masked region's initial content
+that remains over time; a Pillow plot, a text report and floats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import comfy.patcher_extension as pe
+import numpy as np
+import torch
+from comfy_api.latest import io, ui
+from PIL import Image, ImageDraw, ImageFont
+
+from . import framepack as fpm
+from .pure import framepack_history as fh
+from .pure.errors import InertiaInputError
+from .pure.relaxation import PAPER_DECAY_POWER, RelaxationParams
+
+log = logging.getLogger("ComfyUI-Inertia")
+
+#: Pack-specific key of this module's wrappers.
+KEY = "inertia_framepack_history"
+#: Per-call transformer_options entry: ``{id(state): DecayPlan}``, the plan each node's attention override applies.
+DECAY_KEY = "inertia_framepack_decay"
+#: RelaxationCFG's wrapper key (``nodes/relaxation_cfg.py``); replaced on the clone by the per-section one.
+RELAXATION_KEY = "inertia_relaxation_cfg"
+
+
+# ====================================================================================== settings
+
+@dataclasses.dataclass(frozen=True)
+class HistorySettings:
+    """Validated settings (plain values: safe to deep-copy with a MODEL). See the node's tooltips."""
+
+    lowpass_sigma: float = 0.0
+    lowpass_age_slope: float = 0.1
+    decay_strength: float = 0.0
+    decay_age_slope: float = 0.1
+    decay_mode: str = "v_scale"
+    decay_start_percent: float = 0.0
+    decay_end_percent: float = 1.0
+    include_1x: bool = False
+    include_anchors: bool = False
+    section_betas: tuple = ()
+
+    def __post_init__(self):
+        fh.check_strength("lowpass_sigma", self.lowpass_sigma,
+                          "enter σ0 ≥ 0 in latent cells (1 cell = 8 px); 0 = low-pass off")
+        fh.check_strength("decay_strength", self.decay_strength,
+                          "enter d ≥ 0 in logit units (weight exp(-d·(1+α·k))); 0 = decay off")
+        fh.check_age_slope("lowpass_age_slope", self.lowpass_age_slope)
+        fh.check_age_slope("decay_age_slope", self.decay_age_slope)
+        if self.decay_mode not in fh.DECAY_MODES:
+            raise InertiaInputError("decay_mode", self.decay_mode, f"use one of {fh.DECAY_MODES}")
+        fh.check_window(self.decay_start_percent, self.decay_end_percent, "decay")
+
+    @property
+    def lowpass_on(self) -> bool:
+        return self.lowpass_sigma > 0
+
+    @property
+    def decay_on(self) -> bool:
+        return self.decay_strength > 0
+
+    @property
+    def betas_on(self) -> bool:
+        return len(self.section_betas) > 0
+
+
+class _State:
+    """Per node application: settings and the per-run holder (set by OUTER_SAMPLE, reset in finally)."""
+
+    def __init__(self, settings: HistorySettings, fallback_sampling):
+        self.settings = settings
+        self.fallback_sampling = fallback_sampling
+        self.run = None
+        self._warned = set()
+
+    def warn_once(self, msg):
+        if msg not in self._warned:
+            self._warned.add(msg)
+            log.warning("FramePackHistoryControls: %s", msg)
+
+    def window(self):
+        s = self.settings
+        if self.run is not None:
+            return self.run["sigma_hi"], self.run["sigma_lo"]
+        ms = self.fallback_sampling
+        return float(ms.percent_to_sigma(s.decay_start_percent)), float(ms.percent_to_sigma(s.decay_end_percent))
+
+    def decay_active(self, sigma) -> bool:
+        s = self.settings
+        if s.decay_start_percent <= 0.0 and s.decay_end_percent >= 1.0:
+            return True
+        hi, lo = self.window()
+        v = float(torch.as_tensor(sigma).detach().flatten().max())
+        tol = 1e-4 * max(1.0, abs(hi))
+        return (lo - tol) <= v <= (hi + tol)
+
+    def cache(self) -> dict:
+        return self.run["cache"] if self.run is not None else {}
+
+
+def _section(transformer_options) -> dict | None:
+    return (transformer_options or {}).get(fpm.SECTION_KEY)
+
+
+def _section_detail(sec: dict) -> str:
+    try:
+        return (f" ({sec['total_seconds']:g} s at latent_window_size {sec['latent_window_size']}: "
+                f"round({sec['total_seconds']:g}·30 / ({sec['latent_window_size']}·4)) = {sec['count']})")
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+
+def _missing_section_error(betas):
+    return InertiaInputError("section_betas", ", ".join(f"{b:g}" for b in betas),
+                             "sample with FramePack Section Sampler (it tells the model which section runs), "
+                             "or leave section_betas empty",
+                             "needs the section index, and this sampler gives none")
+
+
+# ====================================================================================== wrappers
+
+def make_outer_sample_wrapper(state: _State):
+    """``OUTER_SAMPLE``: σ window from the live model_sampling, section facts, β count check; reset after."""
+
+    def framepack_history_run(executor, *args, **kwargs):
+        s = state.settings
+        guider = executor.class_obj
+        ms = guider.model_patcher.get_model_object("model_sampling")
+        sec = _section((guider.model_options or {}).get("transformer_options"))
+        if s.betas_on:
+            if sec is None:
+                raise _missing_section_error(s.section_betas)
+            fh.check_section_betas(s.section_betas, int(sec["count"]), _section_detail(sec))
+        prev = state.run
+        state.run = {"sigma_hi": float(ms.percent_to_sigma(s.decay_start_percent)),
+                     "sigma_lo": float(ms.percent_to_sigma(s.decay_end_percent)),
+                     "section": sec, "cache": {}}
+        try:
+            return executor(*args, **kwargs)
+        finally:
+            state.run = prev
+
+    return framepack_history_run
+
+
+class DecayPlan:
+    """What the attention override needs for one model call: prefix/window token counts and weights."""
+
+    __slots__ = ("prefix", "window", "weights", "mode", "_dev")
+
+    def __init__(self, prefix: int, window: int, weights: torch.Tensor, mode: str):
+        self.prefix, self.window, self.weights, self.mode = prefix, window, weights, mode
+        self._dev = {}
+
+    def w(self, dtype, device) -> torch.Tensor:
+        key = ("w", dtype, str(device))
+        if key not in self._dev:
+            self._dev[key] = self.weights.to(device=device, dtype=dtype)
+        return self._dev[key]
+
+    def bias(self, n_keys, dtype, device) -> torch.Tensor:
+        key = ("b", n_keys, dtype, str(device))
+        if key not in self._dev:
+            self._dev[key] = fh.key_bias(torch.log(self.weights), n_keys, dtype, device)
+        return self._dev[key]
+
+
+def _window_tokens(dm, x) -> int:
+    pt, ph, pw = dm.patch_size
+    return -(-x.shape[2] // pt) * -(-x.shape[3] // ph) * -(-x.shape[4] // pw)
+
+
+def make_apply_model_wrapper(state: _State):
+    """``APPLY_MODEL``: low-pass the history the model receives; publish the decay plan per call."""
+
+    def framepack_history_call(executor, x, t, c_concat=None, c_crossattn=None, control=None,
+                               transformer_options=None, **kwargs):
+        s = state.settings
+        to = transformer_options if transformer_options is not None else {}
+        if kwargs.get("latent_indices") is None or all(kwargs.get(g[1]) is None for g in fh.GROUPS):
+            return executor(x, t, c_concat, c_crossattn, control, to, **kwargs)  # not a packed FramePack call
+        sec = _section(to) or (state.run or {}).get("section")
+        roles = tuple(sec["clean_roles"]) if sec and sec.get("clean_roles") is not None else None
+        dm = executor.class_obj.diffusion_model
+        patch = tuple(dm.patch_size)
+        if s.decay_on and state.decay_active(t):
+            segs = fh.prefix_layout(kwargs, patch, roles)
+            key = ("decay", tuple((g.group, g.role, g.age, g.start, g.stop) for g in segs), tuple(x.shape))
+            cache = state.cache()
+            plan = cache.get(key)
+            if plan is None:
+                w = fh.prefix_decay_weights(segs, s.decay_strength, s.decay_age_slope, s.include_1x, s.include_anchors)
+                plan = DecayPlan(segs[-1].stop if segs else 0, _window_tokens(dm, x), w.float(), s.decay_mode)
+                cache[key] = plan
+            to = dict(to)
+            to[DECAY_KEY] = {**(to.get(DECAY_KEY) or {}), id(state): plan}  # per node application
+        if s.lowpass_on:
+            kwargs = dict(kwargs)
+            for name, lat_key, _, _ in fh.GROUPS:
+                if kwargs.get(lat_key) is None:
+                    continue
+                sig = fh.group_lowpass_sigmas(kwargs, name, s.lowpass_sigma, s.lowpass_age_slope, s.include_1x,
+                                              s.include_anchors, roles)
+                kwargs[lat_key] = fh.blur_frames_by_sigma(kwargs[lat_key], sig)
+        return executor(x, t, c_concat, c_crossattn, control, to, **kwargs)
+
+    return framepack_history_call
+
+
+def make_attention_override(state: _State, previous=None):
+    """``optimized_attention_override`` applying the decay plan to FramePack's joint attention.
+
+    Acts only where the call carries a plan and the sequence is the joint one (``N ≥ prefix +
+    window``; the text token refiner's calls are shorter); everything else goes straight on to
+    ``previous`` (an override installed before this node) or the backend.
+    """
+
+    def inner(func, *args, **kwargs):
+        if previous is not None:
+            return previous(func, *args, **kwargs)
+        return func(*args, **kwargs)
+
+    def framepack_history_attention(func, *args, **kwargs):
+        to = kwargs.get("transformer_options") or {}
+        plan = (to.get(DECAY_KEY) or {}).get(id(state))
+        if plan is None or len(args) < 3 or not kwargs.get("skip_reshape", False):
+            return inner(func, *args, **kwargs)
+        q, k, v = args[:3]
+        L, Nw = plan.prefix, plan.window
+        n = k.shape[2] if k.ndim == 4 else -1
+        if q.ndim != 4 or n < L + Nw or q.shape[2] != n or L == 0:
+            return inner(func, *args, **kwargs)
+        layout = to.get("framepack")
+        if layout is not None and int(layout.get("prefix_tokens", L)) != L:
+            state.warn_once(f"prefix of {layout.get('prefix_tokens')} tokens differs from the plan's {L}; "
+                            "attention left unchanged")
+            return inner(func, *args, **kwargs)
+        rest = args[3:]
+        if plan.mode == "v_scale":
+            return inner(func, q, k, fh.v_scale(v, plan.w(v.dtype, v.device)), *rest, **kwargs)
+        # logit_bias: the window's query rows get + log w on the history keys; the other rows run as stock
+        mask = kwargs.get("mask")
+        bias = plan.bias(n, q.dtype, q.device)
+        if mask is not None:
+            m = mask
+            rows = m.ndim >= 2 and m.shape[-2] == n
+            mw = (m[..., L:L + Nw, :] if rows else m) + bias
+            mr = torch.cat([m[..., :L, :], m[..., L + Nw:, :]], dim=-2) if rows else m
+        else:
+            mw, mr = bias, None
+        qw = q[:, :, L:L + Nw]
+        qr = torch.cat([q[:, :, :L], q[:, :, L + Nw:]], dim=2)
+        ow = inner(func, qw, k, v, *rest, **{**kwargs, "mask": mw})
+        orr = inner(func, qr, k, v, *rest, **{**kwargs, "mask": mr})
+        d = 2 if kwargs.get("skip_output_reshape", False) else 1
+        return torch.cat([orr.narrow(d, 0, L), ow, orr.narrow(d, L, n - L - Nw)], dim=d)
+
+    framepack_history_attention.inertia_previous = previous
+    return framepack_history_attention
+
+
+def relaxation_params_of(fn) -> RelaxationParams | None:
+    """The RelaxationParams a RelaxationCFG embedded wrapper carries (its ``inertia_relaxation`` attribute)."""
+    p = getattr(fn, "inertia_relaxation", None)
+    return p if isinstance(p, RelaxationParams) else None
+
+
+def make_section_beta_wrapper(base: RelaxationParams, betas: tuple):
+    """``APPLY_MODEL``: RelaxationCFG's embedded schedule with β of the running section (time order)."""
+    from .relaxation_cfg import make_embedded_wrapper
+
+    per_beta = {}
+
+    def framepack_section_beta(executor, x, t, *args, **kwargs):
+        to = kwargs.get("transformer_options")
+        if to is None and len(args) >= 4:
+            to = args[3]  # (c_concat, c_crossattn, control, transformer_options)
+        sec = _section(to)
+        if sec is None:
+            raise _missing_section_error(betas)
+        i = int(sec["index"])
+        if len(betas) != int(sec["count"]) or not 0 <= i < len(betas):
+            fh.check_section_betas(betas, int(sec["count"]), _section_detail(sec))
+        beta = betas[i]
+        wrapper = per_beta.get(beta)
+        if wrapper is None:
+            wrapper = per_beta[beta] = make_embedded_wrapper(dataclasses.replace(base, beta=beta))
+        return wrapper(executor, x, t, *args, **kwargs)
+
+    framepack_section_beta.inertia_relaxation = base
+    framepack_section_beta.inertia_section_betas = betas
+    return framepack_section_beta
+
+
+def apply_history_controls(model, settings: HistorySettings):
+    """Validate, then return ``(patched clone or the input when all is off, summary text)``.
+
+    Raises:
+        InertiaInputError: a model that is not FramePack; bad settings (see :class:`HistorySettings`).
+    """
+    if not fpm.is_framepack_model(model):
+        raise InertiaInputError("model", type(model.get_model_object("diffusion_model")).__name__,
+                                "connect a FramePack MODEL (Load FramePack Model)", "is not a FramePack model")
+    s = settings
+    if not (s.lowpass_on or s.decay_on or s.betas_on):
+        return model, "FramePackHistoryControls: every control off - model returned unchanged (stock sampling)"
+    m = model.clone()
+    state = _State(s, m.get_model_object("model_sampling"))
+    parts = []
+    m.add_wrapper_with_key(pe.WrappersMP.OUTER_SAMPLE, KEY, make_outer_sample_wrapper(state))
+    if s.lowpass_on or s.decay_on:
+        m.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, KEY, make_apply_model_wrapper(state))
+    scope = "2x, 4x" + (", 1x history" if s.include_1x else "") + (", anchors" if s.include_anchors else "")
+    if s.lowpass_on:
+        parts.append(f"low-pass σ(k) = {s.lowpass_sigma:g}·(1 + {s.lowpass_age_slope:g}·k) latent cells on {scope}")
+    if s.decay_on:
+        to = m.model_options.setdefault("transformer_options", {})
+        previous = to.get("optimized_attention_override")
+        to["optimized_attention_override"] = make_attention_override(state, previous)
+        parts.append(f"attention decay w(k) = exp(-{s.decay_strength:g}·(1 + {s.decay_age_slope:g}·k)) "
+                     f"({s.decay_mode}) on {scope}, window {s.decay_start_percent:g}-{s.decay_end_percent:g}"
+                     + (" (chained to an earlier attention override)" if previous is not None else ""))
+    if s.betas_on:
+        existing = m.get_wrappers(pe.WrappersMP.APPLY_MODEL, RELAXATION_KEY)
+        base = next((p for p in (relaxation_params_of(f) for f in existing) if p is not None), None)
+        source = "the upstream Relaxation CFG's p, s_min, s_base"
+        if base is None:
+            base = RelaxationParams(beta=0.0, decay_power=PAPER_DECAY_POWER, s_min=1.0, s_base=0.0)
+            source = (f"no upstream Relaxation CFG: paper schedule p {PAPER_DECAY_POWER:g}, s_min 1, "
+                      "s_base = the distilled guidance")
+        m.remove_wrappers_with_key(pe.WrappersMP.APPLY_MODEL, RELAXATION_KEY)
+        m.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, RELAXATION_KEY,
+                               make_section_beta_wrapper(base, s.section_betas))
+        parts.append(f"section β {', '.join(f'{b:g}' for b in s.section_betas)} (time order; {source})")
+    return m, "FramePackHistoryControls: " + "; ".join(parts)
+
+
+class FramePackHistoryControls(io.ComfyNode):
+    """MODEL → MODEL: FramePack history low-pass by age, history attention decay, per-section β."""
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="FramePackHistoryControls",
+            display_name="FramePack History Controls",
+            category="Inertia/FramePack",
+            description=(
+                "Loosens FramePack's packed history so prompts that ask for change (\"the subject disappears\") "
+                "can act (Static Death, seed 004). Low-pass: blurs the 2x/4x history latents more the older they "
+                "are, σ(k) = σ0·(1 + α·k). Decay: the noisy window attends less to history tokens, "
+                "w(k) = exp(−d·(1 + α·k)), inside a σ window. Section β: one Relaxation CFG β per section "
+                "(calm sections strict, action sections relaxed). k = distance of a history frame from the "
+                "sampled window, in latent frames. The start image and end frame stay untouched unless "
+                "asked. All at 0 / empty = stock sampling. For Temporal Unlearning on the noisy window use "
+                "the Temporal Unlearning node on the same model. Sample with FramePack Section Sampler."),
+            inputs=[
+                io.Model.Input("model",
+                               tooltip="A FramePack MODEL (Load FramePack Model). It is cloned, never changed."),
+                io.Float.Input("lowpass_sigma", default=0.0, min=0.0, max=16.0, step=0.05,
+                               tooltip="σ0 of the history low-pass, latent cells (1 cell = 8 px). Frame j of the "
+                                       "2x/4x history gets a spatial Gaussian of σ0·(1 + α·k_j). 0 = off."),
+                io.Float.Input("lowpass_age_slope", default=0.1, min=0.0, max=10.0, step=0.01,
+                               tooltip="α of the low-pass: σ grows by σ0·α per latent frame of age k (k = 1 for "
+                                       "the frame next to the window, 4…19 for the 4x group). 0 = same σ for all."),
+                io.Float.Input("decay_strength", default=0.0, min=0.0, max=20.0, step=0.05,
+                               tooltip="d of the history attention decay, logit units: history tokens get weight "
+                                       "exp(−d·(1 + α·k)) (d 0.7 ≈ half). 0 = off."),
+                io.Float.Input("decay_age_slope", default=0.1, min=0.0, max=10.0, step=0.01,
+                               tooltip="α of the decay: older history tokens are weighted down more. 0 = the same "
+                                       "weight for every history token."),
+                io.Combo.Input("decay_mode", options=list(fh.DECAY_MODES), default="v_scale",
+                               tooltip="v_scale: history values × w for every query (fast, no mask). logit_bias: "
+                                       "exact softmax reweighting of the noisy window's attention to history "
+                                       "(+log w on those logits; needs a mask: slower attention kernels)."),
+                io.Float.Input("decay_start_percent", default=0.0, min=0.0, max=1.0, step=0.01,
+                               tooltip="Start of the decay's σ window, fraction of the schedule (0.0 = first step), "
+                                       "converted with the model's own sampling (FramePack's shift included)."),
+                io.Float.Input("decay_end_percent", default=1.0, min=0.0, max=1.0, step=0.01,
+                               tooltip="End of the decay's σ window (1.0 = last step). A step decays when its σ "
+                                       "lies inside the window."),
+                io.Boolean.Input("include_1x", default=False,
+                                 tooltip="Also act on the 1x history frame (the frame right next to the window, "
+                                         "k = 1). Off keeps the seam between sections sharp."),
+                io.Boolean.Input("include_anchors", default=False,
+                                 tooltip="Also act on the start image and the end frame (their age: distance of "
+                                         "their RoPE index from the window). Off = anchors untouched."),
+                io.String.Input("section_betas", default="",
+                                tooltip="Optional Relaxation CFG β per section in video time order, e.g. "
+                                        "'0, 0, 0.75, 0.75' or '0*2, 0.75*2'; the count must equal the sections "
+                                        "(round(seconds·30/(ws·4)), e.g. 5 s at ws 9 = 4). Uses an upstream "
+                                        "Relaxation CFG's p, s_min, s_base (else p 0.7, s_min 1). Empty = off."),
+            ],
+            outputs=[io.Model.Output(display_name="model",
+                                     tooltip="The patched clone (the input itself when every control is off).")],
+        )
+
+    @classmethod
+    def execute(cls, model, lowpass_sigma=0.0, lowpass_age_slope=0.1, decay_strength=0.0, decay_age_slope=0.1,
+                decay_mode="v_scale", decay_start_percent=0.0, decay_end_percent=1.0, include_1x=False,
+                include_anchors=False, section_betas="") -> io.NodeOutput:
+        settings = HistorySettings(
+            lowpass_sigma=lowpass_sigma, lowpass_age_slope=lowpass_age_slope, decay_strength=decay_strength,
+            decay_age_slope=decay_age_slope, decay_mode=decay_mode, decay_start_percent=decay_start_percent,
+            decay_end_percent=decay_end_percent, include_1x=bool(include_1x), include_anchors=bool(include_anchors),
+            section_betas=fh.parse_section_betas(section_betas))
+        m, text = apply_history_controls(model, settings)
+        log.info(text)
+        return io.NodeOutput(m, ui=ui.PreviewText(text))
+
+
+# ====================================================================================== meter
+
+_COLORS = {"energy": (90, 170, 255), "moving": (255, 170, 60), "flow_px": (120, 220, 140),
+           "remaining": (255, 110, 150), "region_change": (190, 150, 255)}
+_BG, _AXIS, _GRID, _TEXT = (24, 24, 28), (200, 200, 210), (60, 60, 70), (230, 230, 235)
+
+
+def _line_panel(draw, box, series: dict, font, title: str, x_label: str, y_range=None):
+    x0, y0, x1, y1 = box
+    draw.rectangle(box, outline=_AXIS)
+    vals = [v for s in series.values() for v in s if np.isfinite(v)]
+    lo, hi = y_range if y_range is not None else (0.0, max(vals) if vals else 1.0)
+    if hi <= lo:
+        hi = lo + 1.0
+    n = max(len(s) for s in series.values())
+
+    def px(i):
+        return x0 + (i / max(1, n - 1)) * (x1 - x0)
+
+    def py(v):
+        return y1 - (v - lo) / (hi - lo) * (y1 - y0)
+
+    for i in range(5):
+        yv = lo + (hi - lo) * i / 4
+        draw.line([(x0, py(yv)), (x1, py(yv))], fill=_GRID)
+        draw.text((x0 - 46, py(yv) - 6), f"{yv:.3g}", fill=_TEXT, font=font)
+        xi = round((n - 1) * i / 4)
+        draw.text((px(xi) - 8, y1 + 4), f"{xi}", fill=_TEXT, font=font)
+    draw.text((x0 + 4, y0 - 14), title, fill=_TEXT, font=font)
+    draw.text(((x0 + x1) / 2 - 20, y1 + 16), x_label, fill=_TEXT, font=font)
+    lx = x1 - 150
+    for j, (name, s) in enumerate(series.items()):
+        col = _COLORS.get(name, (230, 230, 230))
+        pts = [(px(i), py(float(v))) for i, v in enumerate(s) if np.isfinite(v)]
+        if len(pts) > 1:
+            draw.line(pts, fill=col, width=2)
+        draw.line([(lx, y0 + 10 + 14 * j), (lx + 18, y0 + 10 + 14 * j)], fill=col, width=2)
+        draw.text((lx + 24, y0 + 4 + 14 * j), name, fill=_TEXT, font=font)
+
+
+def meter_plot(series: dict, title: str, width: int = 960, height: int = 540) -> torch.Tensor:
+    """IMAGE ``[1, H, W, 3]``: motion energy / moving fraction, flow proxy, region content (if any)."""
+    img = Image.new("RGB", (width, height), _BG)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default()
+    draw.text((16, 8), title, fill=_TEXT, font=font)
+    panels = [({"energy": series["energy"], "moving": series["moving"]}, "motion energy (mean |dY|) and moving "
+               "fraction", None),
+              ({"flow_px": series["flow_px"]}, "flow proxy (px/frame, normal flow over moving pixels)", None)]
+    if "remaining" in series:
+        panels.append(({"remaining": series["remaining"], "region_change": series["region_change"]},
+                       "region: initial content remaining (NCC with frame 0) and mean |dRGB|", (0.0, 1.0)))
+    top, bottom = 40, height - 8
+    h = (bottom - top) / len(panels)
+    for i, (ser, ttl, yr) in enumerate(panels):
+        box = (64, int(top + i * h + 16), width - 20, int(top + (i + 1) * h - 30))
+        _line_panel(draw, box, {k: [float(v) for v in val] for k, val in ser.items()}, font, ttl, "frame", yr)
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    return torch.from_numpy(arr)[None]
+
+
+def measure_change(images, mask=None, fps: float = 30.0, motion_threshold: float = 0.04,
+                   dynamic_threshold: float = 0.01) -> dict:
+    """All meter numbers for ``images`` ``[T,H,W,C]`` (+ optional MASK): series ``[T]`` and summary floats."""
+    fh.check_images(images)
+    fps = fh.check_strength("fps", fps, "enter the video's frame rate (> 0), e.g. 30 for FramePack")
+    if fps <= 0:
+        raise InertiaInputError("fps", fps, "enter the video's frame rate (> 0), e.g. 30 for FramePack", "is 0")
+    series = fh.motion_series(images, motion_threshold)
+    out = {"series": series, "fps": fps,
+           "motion_energy": float(series["energy"][1:].mean()),
+           "dynamic_degree": fh.dynamic_degree(series["moving"], dynamic_threshold),
+           "flow_px": float(series["flow_px"][1:].mean()),
+           "remaining": -1.0}
+    if mask is not None:
+        region = fh.region_from_mask(mask, images.shape[1], images.shape[2])
+        reg = fh.region_series(images, region)
+        series.update(reg)
+        rem = reg["remaining"]
+        out["remaining"] = float(rem[-1]) if torch.isfinite(rem[-1]) else -1.0
+        out["region_pixels"] = int(region.sum())
+    return out
+
+
+class InertiaChangeMeter(io.ComfyNode):
+    """IMAGE → plot, report and floats: motion energy, dynamic degree, disappearance of a region."""
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="InertiaChangeMeter",
+            display_name="Change / Disappearance Meter",
+            category="Inertia/measure",
+            is_output_node=True,
+            description=(
+                "Measures how much a video moves and whether something disappears. Per frame: motion energy "
+                "(mean luminance change), the moving fraction of pixels and a normal-flow speed proxy in px/frame "
+                "(kornia filters); a dynamic-degree proxy (share of frame pairs in motion); with a region mask, "
+                "how much of the region's initial content remains (correlation with the first frame; 1 = all "
+                "there, 0 = gone). Use it to compare FramePack runs with and without the history controls "
+                "(\"still for seconds, then a burst\" shows as a late rise of the motion curve)."),
+            inputs=[
+                io.Image.Input("images", tooltip="The video as an IMAGE batch [frames, H, W, 3] (VAE Decode output)."),
+                io.Mask.Input("mask", optional=True,
+                              tooltip="Optional region of the object that should disappear (MASK, values > 0.5; the "
+                                      "first mask of a batch is used, resized to the frames). Fixed in the frame."),
+                io.Float.Input("fps", default=30.0, min=0.1, max=240.0, step=0.1,
+                               tooltip="Frame rate, for the times in the report (FramePack: 30)."),
+                io.Float.Input("motion_threshold", default=0.04, min=0.0, max=1.0, step=0.005,
+                               tooltip="Luminance change (0–1) above which a pixel counts as moving, after a 1-px "
+                                       "Gaussian blur. 0.04 ≈ 10/255."),
+                io.Float.Input("dynamic_threshold", default=0.01, min=0.0, max=1.0, step=0.005,
+                               tooltip="Share of moving pixels above which a frame pair counts as dynamic "
+                                       "(dynamic degree = share of dynamic pairs)."),
+            ],
+            outputs=[
+                io.Image.Output(display_name="plot", tooltip="[1,H,W,3] curves per frame: motion, flow proxy, region."),
+                io.String.Output(display_name="report", tooltip="Summary and a per-frame table (tab-separated)."),
+                io.Float.Output(display_name="motion_energy",
+                                tooltip="Mean motion energy over all frame pairs (0–1)."),
+                io.Float.Output(display_name="dynamic_degree", tooltip="Share of frame pairs in motion (0–1)."),
+                io.Float.Output(display_name="remaining",
+                                tooltip="Share of the region's initial content left in the last frame (0–1); "
+                                        "−1 without a mask or for a flat region."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, images, mask=None, fps=30.0, motion_threshold=0.04, dynamic_threshold=0.01) -> io.NodeOutput:
+        r = measure_change(images, mask, fps, motion_threshold, dynamic_threshold)
+        s = r["series"]
+        T = images.shape[0]
+        lines = [f"InertiaChangeMeter: {T} frames ({(T - 1) / r['fps']:.2f} s at {r['fps']:g} fps), "
+                 f"{images.shape[2]}x{images.shape[1]} px",
+                 f"motion energy mean {r['motion_energy']:.4f}, max {float(s['energy'].max()):.4f} at frame "
+                 f"{int(s['energy'].argmax())}; flow proxy mean {r['flow_px']:.3f} px/frame",
+                 f"dynamic degree {r['dynamic_degree']:.3f} (pairs with ≥ {dynamic_threshold:g} of pixels moving "
+                 f"by > {motion_threshold:g})"]
+        if mask is not None:
+            rem = s["remaining"]
+            if torch.isfinite(rem).all():
+                half = fh.first_below(rem, 0.5)
+                when = "never" if half is None else f"frame {half} ({half / r['fps']:.2f} s)"
+                lines.append(f"region ({r['region_pixels']} px): remaining {float(rem[-1]):.3f} in the last frame, "
+                             f"min {float(rem.min()):.3f}; below 0.5 from: {when}")
+            else:
+                lines.append("region: flat in the first frame (no structure to follow); draw the mask over the "
+                             "object and a little background")
+        header = "frame\ttime_s\tenergy\tmoving\tflow_px" + ("\tremaining\tregion_change" if mask is not None else "")
+        rows = []
+        for i in range(T):
+            row = f"{i}\t{i / r['fps']:.3f}\t{float(s['energy'][i]):.5f}\t{float(s['moving'][i]):.4f}\t" \
+                  f"{float(s['flow_px'][i]):.3f}"
+            if mask is not None:
+                row += f"\t{float(s['remaining'][i]):.4f}\t{float(s['region_change'][i]):.4f}"
+            rows.append(row)
+        report = "\n".join(lines + ["", header] + rows)
+        plot = meter_plot(s, lines[0].replace("InertiaChangeMeter: ", "Change meter: "))
+        return io.NodeOutput(plot, report, r["motion_energy"], r["dynamic_degree"], r["remaining"],
+                             ui=ui.PreviewImage(plot, cls=cls))
+
+
+NODES = [FramePackHistoryControls, InertiaChangeMeter]

@@ -1,0 +1,507 @@
+"""FramePack history-context controls against Static Death, and the change / disappearance meter.
+
+Pure math for issue 7 (glue: ``nodes/framepack_controls.py``). Sources: seed 004 §5.3 (low-pass
+older history more strongly the older it is), the public "FramePack 改善候補" notes
+(``σ(k) = σ0·(1 + α·k)`` by history distance; ``anchors.md`` §6), DyMoS (arXiv 2605.19398:
+non-reference frames over-attend to reference keys; rebalance that attention), FramePack's
+packing (lllyasviel/FramePack ``hunyuan_video_packed.py``; ``nodes/pure/framepack_schedule.py``).
+No ComfyUI imports: torch, einops and kornia only.
+
+The packed prefix
+    The image part of FramePack's joint attention is ``L`` clean tokens, then the noisy window,
+    then text and SigLIP tokens. The clean tokens are the groups ``[4×, 2×, 1×]`` in this order
+    (:data:`GROUPS`), each the conv-patchified latents of the group, t-major: a group of ``n``
+    latent frames ``H×W`` packed with kernel ``k`` (1, 2, 4; time kernel ``k·pt``, space ``k·ph``,
+    ``k·pw`` with HunyuanVideo's patch ``(1, 2, 2)``) gives ``⌈n/kt⌉·⌈H/kh⌉·⌈W/kw⌉`` tokens (the
+    latents are replicate-padded to whole kernels first).
+
+Age ``k`` of a history frame (both controls)
+    ``k = min_w |i − w|``: the distance, in **latent frames**, between the frame's RoPE time
+    index ``i`` (``clean_latent_indices``, ``clean_latent_2x_indices``, ``clean_latent_4x_indices``)
+    and the nearest RoPE time index ``w`` of the noisy window (``latent_indices``). One latent frame
+    is 4 pixel frames (0.133 s at 30 fps). With the original's index splits this gives, in both modes,
+
+    * inverted (window ``[a, a+ws)``, history after it): 1× post frame ``k = 1``, 2× frames
+      ``k = 2, 3``, 4× frames ``k = 4 … 19``;
+    * F1 (window ``[20, 20+ws)``, history before it): 1× newest frame 19 → ``k = 1``, 2× frames
+      17, 18 → ``k = 3, 2``, 4× frames 1 … 16 → ``k = 19 … 4``.
+
+    The start image (index 0) has ``k = 1 + pad·ws`` (inverted) or ``k = 20`` (F1); an end frame
+    ``k = 1``. The low-pass acts per latent frame (each frame gets its own σ before packing). The
+    decay acts per packed token: a 2×/4× token covers ``kt`` frames (replicate-padded like the
+    packing) and gets the mean of their ages (2× tokens: 2.5; 4× tokens: 5.5, 9.5, 13.5, 17.5).
+
+Control 1, history low-pass by age
+    Frame ``j`` of the 2× and 4× groups (and of the 1× group on request) is blurred in space
+    with a Gaussian of σ_j = σ0·(1 + α·k_j) latent cells (1 cell = 8 px), frame by frame,
+    ``kornia.filters.gaussian_blur2d`` (reflect border, one kernel size ``2·⌈3·σmax⌉ + 1`` for the
+    group, capped at ``2·min(H, W) − 1`` as in ``lowpass.gaussian_kernel_size``). σ0 = 0 is off.
+
+Control 2, history attention decay by age
+    Each history token gets a weight ``w = exp(−d·(1 + α_d·k))`` (``d ≥ 0`` in logit units
+    (nats); ``d = 0`` is off):
+
+    * ``logit_bias`` — exact softmax reweighting: the noisy-window queries' logits to history key
+      ``j`` get ``+ log w_j``, so their attention weights become ``p'_ij = w_j·p_ij / Σ_l w_l·p_il``.
+      Other queries (clean tokens, text) are unchanged. Needs an additive mask on the window's
+      query rows (slower attention kernels on GPU).
+    * ``v_scale`` — the values of history token ``j`` are multiplied by ``w_j`` for every query:
+      the part of each output read from history shrinks by ``w`` without renormalising the
+      softmax. Costs one multiply of the prefix rows of V (no mask: fast kernels stay).
+
+    The start anchor and the end frame keep ``w = 1`` unless asked (``include_anchors``).
+
+Per-section β (directorial control of Relaxation CFG's embedded mode)
+    A list with one β per section in **video time order** (section 0 = right after the start
+    image), e.g. ``"0.2, 0.2, 0.75, 0.75"`` or with repeats ``"0.2*2, 0.75*2"``. The count must
+    equal the number of sections, ``N = max(1, round(seconds·30 / (ws·4)))``
+    (``framepack_schedule.section_count``).
+
+Change / disappearance meter (IMAGE batches ``[T, H, W, C]`` in [0, 1])
+    Luminance (BT.601 via ``kornia.color.rgb_to_grayscale``) blurred with a Gaussian of
+    :data:`METER_BLUR_SIGMA` px (``kornia.filters.gaussian_blur2d``) against sensor/codec noise; for
+    every pair of consecutive frames ``ΔY = Ŷ_t − Ŷ_{t−1}``:
+
+    * **motion energy** ``E_t = mean |ΔY|`` (luminance units, 0 … 1);
+    * **moving fraction** ``m_t`` = share of pixels with ``|ΔY| > threshold``;
+    * **flow proxy** (px/frame): the least-squares normal-flow speed over moving pixels,
+      ``Σ |ΔY|·|∇Ŷ| / Σ |∇Ŷ|²`` with ``∇`` the normalised Sobel gradient of the pair's mean
+      (``kornia.filters.spatial_gradient``); exact for a smooth pattern translating ≤ ~1 px per
+      frame across its edges, an under-estimate for larger jumps (the difference saturates);
+    * **dynamic degree** (a VBench-style proxy without optical flow): the share of frame pairs
+      whose moving fraction is at least ``dynamic_threshold``;
+    * **remaining content** of a region (mask of the first frame, > 0.5): the normalised
+      cross-correlation, over the region's pixels and RGB, of frame ``t``'s detail band with frame
+      0's, clipped at 0 (1 = the initial content is all there, gain/offset changes ignored; ≈ 0 =
+      replaced by something uncorrelated, e.g. background). Detail band = blur(σ = 1 px) −
+      blur(σ_low), ``σ_low = max(4, √pixels/6)`` px (:func:`region_low_sigma`): it drops the region's
+      slow brightness layout (shading, a sky/ground gradient), which stays when the object goes
+      and would otherwise keep the correlation up. A low-frequency "ghost" of the object counts as
+      gone. The region is fixed in image coordinates (no tracking). ``region_change`` = mean
+      absolute RGB difference to frame 0 in the region (unfiltered).
+    Index 0 of every per-pair series is 0 (no previous frame).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from einops import rearrange
+
+from .errors import InertiaInputError, require_finite, require_range
+
+#: Packed prefix groups in token order: (name, latent kwarg, RoPE index kwarg, kernel).
+GROUPS = (("4x", "clean_latents_4x", "clean_latent_4x_indices", 4),
+          ("2x", "clean_latents_2x", "clean_latent_2x_indices", 2),
+          ("1x", "clean_latents", "clean_latent_indices", 1))
+#: Roles of 1× slots.
+START, HISTORY, END = "start", "history", "end"
+ROLES = (START, HISTORY, END)
+DECAY_MODES = ("v_scale", "logit_bias")
+#: Kernel truncation of the low-pass, in σ.
+TRUNCATE = 3.0
+#: Gaussian σ (pixels) applied to frames before the meter differences them.
+METER_BLUR_SIGMA = 1.0
+#: Standard deviation (RGB units) below which a region counts as flat (no structure to correlate).
+FLAT_STD = 1e-3
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+def check_strength(name: str, value, fix: str) -> float:
+    """A strength must be finite and ≥ 0 (0 = off). Raises :class:`InertiaInputError`."""
+    v = require_finite(name, value, fix)
+    if v < 0:
+        raise InertiaInputError(name, value, fix, "is negative")
+    return v
+
+
+def check_age_slope(name: str, value) -> float:
+    """α (growth per latent frame of age) must be finite and ≥ 0."""
+    v = require_finite(name, value, "enter α ≥ 0 (growth per latent frame of age; 0 = the same for every age)")
+    if v < 0:
+        raise InertiaInputError(name, value, "enter α ≥ 0 (growth per latent frame of age; 0 = the same for "
+                                             "every age)", "is negative (α < 0 would sharpen older history)")
+    return v
+
+
+def check_window(start_percent, end_percent, name: str = "decay") -> tuple[float, float]:
+    """A σ window as schedule fractions, ``0 ≤ start ≤ end ≤ 1``."""
+    s = require_range(f"{name}_start_percent", start_percent, 0.0, 1.0)
+    e = require_range(f"{name}_end_percent", end_percent, 0.0, 1.0)
+    if s > e:
+        raise InertiaInputError(f"{name}_start_percent", start_percent,
+                                f"make {name}_start_percent ≤ {name}_end_percent ({end_percent!r})",
+                                f"is after {name}_end_percent, so the window is empty")
+    return s, e
+
+
+# ------------------------------------------------------------------------------------------ ages
+
+def _row(indices) -> list[float]:
+    t = torch.as_tensor(indices)
+    if t.ndim == 2:
+        t = t[0]
+    return [float(v) for v in t.flatten().tolist()]
+
+
+def frame_ages(indices, window_indices) -> torch.Tensor:
+    """Age ``k`` of each history frame: ``min_w |i − w|`` (latent frames), ``[n]`` float64.
+
+    ``indices`` ``[n]`` or ``[B, n]`` RoPE time indices of a group (row 0 is used: the section
+    sampler gives every batch row the same indices); ``window_indices`` those of the noisy window.
+    """
+    idx, win = _row(indices), _row(window_indices)
+    if not win:
+        raise ValueError("the noisy window has no RoPE time indices")
+    return torch.tensor([min(abs(i - w) for w in win) for i in idx], dtype=torch.float64)
+
+
+def token_frame_ages(ages: torch.Tensor, kernel_t: int) -> torch.Tensor:
+    """Mean age of the frames each packed token-frame covers (replicate-padded to whole kernels)."""
+    n = ages.numel()
+    if n == 0:
+        return ages.clone()
+    pad = (-n) % kernel_t
+    if pad:
+        ages = torch.cat([ages, ages[-1:].expand(pad)])
+    return ages.view(-1, kernel_t).mean(dim=1)
+
+
+def lowpass_sigmas(ages: torch.Tensor, sigma0: float, alpha: float) -> torch.Tensor:
+    """σ(k) = σ0·(1 + α·k) per frame (latent cells)."""
+    return float(sigma0) * (1.0 + float(alpha) * ages.double())
+
+
+def decay_weights(ages: torch.Tensor, strength: float, alpha: float) -> torch.Tensor:
+    """w(k) = exp(−d·(1 + α·k)) per token-frame; 1 where ``d = 0``."""
+    return torch.exp(-float(strength) * (1.0 + float(alpha) * ages.double()))
+
+
+def default_roles(n_slots: int) -> tuple[str, ...]:
+    """1× roles when the sampler gives none: slot 0 = start image, the others history."""
+    return tuple(START if i == 0 else HISTORY for i in range(n_slots))
+
+
+# ------------------------------------------------------------------------------------------ prefix layout
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of prefix tokens from one token-frame of one group."""
+
+    group: str          # "4x", "2x", "1x"
+    slot: int           # token-frame index inside the group
+    role: str           # START / HISTORY / END (2×, 4×: HISTORY)
+    age: float          # mean age of the covered frames (latent frames)
+    start: int          # first token (within the prefix)
+    stop: int
+
+
+def group_token_grid(shape, kernel: int, patch=(1, 2, 2)) -> tuple[int, int, int]:
+    """Packed token grid ``(Tg, Hg, Wg)`` of a ``[..., n, H, W]`` group with kernel 1/2/4."""
+    n, h, w = (int(v) for v in shape[-3:])
+    kt, kh, kw = kernel * patch[0], kernel * patch[1], kernel * patch[2]
+    return -(-n // kt), -(-h // kh), -(-w // kw)
+
+
+def prefix_layout(pack: dict, patch=(1, 2, 2), roles_1x: Sequence[str] | None = None) -> list[Segment]:
+    """The packed prefix of one call as segments in token order ``[4×, 2×, 1×]``.
+
+    ``pack``: the model call's kwargs (``clean_latents*`` ``[B,C,n,H,W]`` and their ``*_indices``,
+    ``latent_indices``); a group counts when both its latents and indices are present (as
+    FramePack's packing does). ``roles_1x``: role of each 1× slot (default :func:`default_roles`).
+    """
+    win = pack.get("latent_indices")
+    segs, pos = [], 0
+    for name, lat_key, idx_key, k in GROUPS:
+        lat, idx = pack.get(lat_key), pack.get(idx_key)
+        if lat is None or idx is None:
+            continue
+        tg, hg, wg = group_token_grid(lat.shape, k, patch)
+        per = hg * wg
+        ages = frame_ages(idx, win) if win is not None else torch.zeros(lat.shape[-3], dtype=torch.float64)
+        tf_ages = token_frame_ages(ages, k * patch[0])
+        if name == "1x":
+            roles = tuple(roles_1x) if roles_1x is not None else default_roles(lat.shape[-3])
+            if len(roles) != tg:
+                roles = default_roles(tg)
+        else:
+            roles = (HISTORY,) * tg
+        for j in range(tg):
+            segs.append(Segment(name, j, roles[j], float(tf_ages[j]), pos, pos + per))
+            pos += per
+    return segs
+
+
+def prefix_tokens(pack: dict, patch=(1, 2, 2)) -> int:
+    """Number of clean (prefix) tokens FramePack prepends for this call's kwargs (0 without any)."""
+    total = 0
+    for _, lat_key, idx_key, k in GROUPS:
+        lat, idx = pack.get(lat_key), pack.get(idx_key)
+        if lat is not None and idx is not None:
+            tg, hg, wg = group_token_grid(lat.shape, k, patch)
+            total += tg * hg * wg
+    return total
+
+
+def segment_selected(seg: Segment, include_1x: bool, include_anchors: bool) -> bool:
+    """Whether a control acts on a segment: 2×/4× always; 1× history on request; anchors on request."""
+    if seg.role in (START, END):
+        return include_anchors
+    if seg.group == "1x":
+        return include_1x
+    return True
+
+
+def prefix_decay_weights(segments: Sequence[Segment], strength: float, alpha: float, include_1x: bool,
+                         include_anchors: bool) -> torch.Tensor:
+    """Per prefix token weight ``w`` ``[L]`` float64 (1 where the decay does not act)."""
+    L = segments[-1].stop if segments else 0
+    w = torch.ones(L, dtype=torch.float64)
+    for s in segments:
+        if segment_selected(s, include_1x, include_anchors):
+            w[s.start:s.stop] = math.exp(-float(strength) * (1.0 + float(alpha) * s.age))
+    return w
+
+
+# ------------------------------------------------------------------------------------------ low-pass
+
+def kernel_size(sigma: float, h: int, w: int) -> int:
+    """Odd ``2·⌈3σ⌉ + 1``, capped at ``2·min(H, W) − 1`` so the reflect border fits."""
+    k = 2 * math.ceil(TRUNCATE * sigma) + 1
+    cap = 2 * min(h, w) - 1
+    return max(1, min(k, cap if cap % 2 == 1 else cap - 1))
+
+
+def blur_frames_by_sigma(latent: torch.Tensor, sigmas: Sequence[float]) -> torch.Tensor:
+    """Spatial Gaussian blur of each frame of ``latent`` ``[B, C, n, H, W]`` with its own σ (latent cells).
+
+    Frames with σ = 0 are copied unchanged; with no σ > 0 the input itself is returned. One
+    ``kornia.filters.gaussian_blur2d`` call with per-frame σ (reflect border, kernel from the
+    largest σ, :func:`kernel_size`), float32 inside, input dtype kept. Never modifies ``latent``.
+    """
+    import kornia
+
+    sig = [float(s) for s in sigmas]
+    if len(sig) != latent.shape[2]:
+        raise ValueError(f"{len(sig)} sigmas for {latent.shape[2]} frames")
+    sel = [j for j, s in enumerate(sig) if s > 0]
+    if not sel:
+        return latent
+    b, h, w = latent.shape[0], latent.shape[-2], latent.shape[-1]
+    k = kernel_size(max(sig[j] for j in sel), h, w)
+    if k == 1:
+        return latent
+    frames = rearrange(latent[:, :, sel].float(), "b c m h w -> (b m) c h w")
+    s = torch.tensor([sig[j] for j in sel], dtype=torch.float32, device=latent.device).repeat(b)
+    blurred = kornia.filters.gaussian_blur2d(frames, (k, k), torch.stack([s, s], dim=1), border_type="reflect")
+    out = latent.clone()
+    out[:, :, sel] = rearrange(blurred, "(b m) c h w -> b c m h w", b=b).to(latent.dtype)
+    return out
+
+
+def group_lowpass_sigmas(pack: dict, group: str, sigma0: float, alpha: float, include_1x: bool,
+                         include_anchors: bool, roles_1x: Sequence[str] | None = None) -> list[float]:
+    """σ per latent frame of one group (0 where the low-pass does not act)."""
+    _, lat_key, idx_key, _ = next(g for g in GROUPS if g[0] == group)
+    lat, idx = pack.get(lat_key), pack.get(idx_key)
+    if lat is None or idx is None or sigma0 <= 0:
+        return [0.0] * (0 if lat is None else lat.shape[2])
+    ages = frame_ages(idx, pack["latent_indices"])
+    sig = lowpass_sigmas(ages, sigma0, alpha).tolist()
+    if group == "1x":
+        roles = tuple(roles_1x) if roles_1x is not None and len(roles_1x) == len(sig) else default_roles(len(sig))
+        for j, r in enumerate(roles):
+            seg = Segment("1x", j, r, float(ages[j]), 0, 0)
+            if not segment_selected(seg, include_1x, include_anchors):
+                sig[j] = 0.0
+    return sig
+
+
+# ------------------------------------------------------------------------------------------ attention
+
+def v_scale(v: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``v`` ``[B, H, N, D]`` with rows ``0 … L−1`` multiplied by ``weights`` ``[L]``; a new tensor."""
+    L = weights.numel()
+    out = v.clone()
+    out[:, :, :L] = v[:, :, :L] * weights.to(device=v.device, dtype=v.dtype).view(1, 1, L, 1)
+    return out
+
+
+def key_bias(log_weights: torch.Tensor, n_keys: int, dtype, device) -> torch.Tensor:
+    """Additive attention bias ``[1, 1, 1, N]``: ``log w`` on the first ``L`` keys, 0 elsewhere.
+
+    The storage's last dimension is padded to a multiple of 16 (then sliced) so fused attention
+    kernels that want aligned bias strides do not copy it.
+    """
+    pad = -(-n_keys // 16) * 16
+    buf = torch.zeros((1, 1, 1, pad), dtype=dtype, device=device)
+    L = log_weights.numel()
+    buf[..., :L] = log_weights.to(device=device, dtype=dtype)
+    return buf[..., :n_keys]
+
+
+# ------------------------------------------------------------------------------------------ per-section β
+
+_ITEM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:\*\s*(\d+)\s*)?$")
+
+
+def parse_section_betas(text: str) -> tuple[float, ...]:
+    """Parse ``"0.2, 0.2, 0.75"`` or ``"0.2*2, 0.75"`` (value*count) into β per section (time order).
+
+    Empty text → ``()`` (off). Separators: commas, semicolons or whitespace. Each β in [−1, 1].
+    Raises :class:`InertiaInputError` naming ``section_betas``.
+    """
+    raw = (text or "").strip()
+    if not raw:
+        return ()
+    fix = "write one β in [-1, 1] per section in time order, e.g. '0.2, 0.2, 0.75' or '0.2*2, 0.75'"
+    items = [p for p in re.split(r"[,;\s]+", re.sub(r"\s*\*\s*", "*", raw)) if p.strip()]
+    out: list[float] = []
+    for p in items:
+        m = _ITEM.match(p)
+        if not m:
+            raise InertiaInputError("section_betas", text, fix, f"has an item {p.strip()!r} that is not a number")
+        v = float(m.group(1))
+        if not math.isfinite(v) or v < -1.0 or v > 1.0:
+            raise InertiaInputError("section_betas", text, fix, f"has β = {v:g} outside [-1, 1]")
+        n = int(m.group(2)) if m.group(2) is not None else 1
+        if n < 1:
+            raise InertiaInputError("section_betas", text, fix, f"repeats {p.strip()!r} zero times")
+        out.extend([v] * n)
+    return tuple(out)
+
+
+def check_section_betas(betas: Sequence[float], n_sections: int, detail: str = "") -> tuple[float, ...]:
+    """Raise unless ``len(betas) == n_sections``; the message says how many sections there are."""
+    if len(betas) != n_sections:
+        raise InertiaInputError(
+            "section_betas", ", ".join(f"{b:g}" for b in betas),
+            f"give exactly {n_sections} β value{'s' if n_sections != 1 else ''}, one per section in time order "
+            f"(repeats allowed: '0.2*{max(1, n_sections - 1)}, 0.75'), or leave it empty",
+            f"has {len(betas)} value{'s' if len(betas) != 1 else ''} but this video has {n_sections} "
+            f"section{'s' if n_sections != 1 else ''}{detail}")
+    return tuple(float(b) for b in betas)
+
+
+# ------------------------------------------------------------------------------------------ meter
+
+def check_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
+    """IMAGE batch ``[T, H, W, C]`` (C = 1, 3 or 4), at least 2 frames."""
+    if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
+        raise InertiaInputError(name, f"shape {tuple(images.shape)}", "connect an IMAGE batch [frames, H, W, 3]",
+                                "is not an IMAGE batch")
+    if images.shape[0] < 2:
+        raise InertiaInputError(name, f"{images.shape[0]} frame", "connect a video (at least 2 frames)",
+                                "has fewer than 2 frames, so nothing can change")
+    return images
+
+
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    import kornia
+
+    k = kernel_size(sigma, x.shape[-2], x.shape[-1])
+    if sigma <= 0 or k == 1:
+        return x
+    return kornia.filters.gaussian_blur2d(x, (k, k), (sigma, sigma), border_type="reflect")
+
+
+def _rgb(images: torch.Tensor) -> torch.Tensor:
+    x = images[..., :3].float() if images.shape[-1] >= 3 else images[..., :1].float().expand(*images.shape[:-1], 3)
+    return rearrange(x, "t h w c -> t c h w")
+
+
+def luminance(images: torch.Tensor) -> torch.Tensor:
+    """``[T, H, W, C]`` → BT.601 luminance ``[T, 1, H, W]`` float32."""
+    import kornia
+
+    return kornia.color.rgb_to_grayscale(_rgb(images))
+
+
+def motion_series(images: torch.Tensor, threshold: float = 0.04,
+                  blur_sigma: float = METER_BLUR_SIGMA) -> dict[str, torch.Tensor]:
+    """Per-frame ``energy``, ``moving`` and ``flow_px`` ``[T]`` float64 (index 0 = 0); see module doc."""
+    import kornia
+
+    check_images(images)
+    thr = check_strength("motion_threshold", threshold, "enter a luminance difference ≥ 0, e.g. 0.04 (≈ 10/255)")
+    y = _blur(luminance(images), blur_sigma)                                  # [T, 1, H, W]
+    dy = y[1:] - y[:-1]
+    grad = kornia.filters.spatial_gradient((y[1:] + y[:-1]) / 2, mode="sobel", normalized=True)  # [T-1,1,2,H,W]
+    g2 = (grad ** 2).sum(dim=2)                                               # [T-1, 1, H, W]
+    ady = dy.abs()
+    moving = ady > thr
+    num = (ady * g2.sqrt() * moving).flatten(1).sum(1).double()
+    den = (g2 * moving).flatten(1).sum(1).double()
+    flow = torch.where(den > 1e-12, num / den.clamp_min(1e-12), torch.zeros_like(num))
+    zero = torch.zeros(1, dtype=torch.float64)
+    return {"energy": torch.cat([zero, ady.flatten(1).mean(1).double()]),
+            "moving": torch.cat([zero, moving.flatten(1).float().mean(1).double()]),
+            "flow_px": torch.cat([zero, flow])}
+
+
+def dynamic_degree(moving: torch.Tensor, dynamic_threshold: float = 0.01) -> float:
+    """Share of frame pairs (entries 1 … T−1 of ``moving``) with moving fraction ≥ ``dynamic_threshold``."""
+    thr = check_strength("dynamic_threshold", dynamic_threshold,
+                         "enter a fraction of pixels ≥ 0, e.g. 0.01 (1 % of the frame moving)")
+    pairs = moving[1:]
+    if pairs.numel() == 0:
+        return 0.0
+    return float((pairs >= thr).double().mean())
+
+
+def region_from_mask(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """A MASK ``[H, W]`` / ``[B, H, W]`` (first entry used) → bool region ``[height, width]`` (> 0.5).
+
+    Resized with nearest-neighbour when its size differs from the frames'.
+    """
+    m = mask.float()
+    if m.ndim == 3:
+        m = m[0]
+    if m.ndim != 2:
+        raise InertiaInputError("mask", f"shape {tuple(mask.shape)}", "connect a MASK [H, W] or [frames, H, W]",
+                                "is not a mask")
+    if tuple(m.shape) != (height, width):
+        m = torch.nn.functional.interpolate(m[None, None], size=(height, width), mode="nearest")[0, 0]
+    region = m > 0.5
+    if not bool(region.any()):
+        raise InertiaInputError("mask", "empty", "paint the region of the object (values > 0.5)",
+                                "selects no pixel")
+    return region
+
+
+def region_low_sigma(region: torch.Tensor) -> float:
+    """σ (px) of the slow layout removed before correlating: ``max(4, √pixels / 6)`` of the region."""
+    return max(4.0, math.sqrt(float(region.sum())) / 6.0)
+
+
+def region_series(images: torch.Tensor, region: torch.Tensor,
+                  blur_sigma: float = METER_BLUR_SIGMA) -> dict[str, torch.Tensor]:
+    """``remaining`` (NCC with frame 0, clipped at 0) and ``region_change`` ``[T]`` float64 in a region.
+
+    ``remaining`` is NaN for every frame when the region is flat in frame 0 (std < :data:`FLAT_STD`).
+    """
+    rgb = _rgb(images)
+    x = _blur(rgb, blur_sigma) - _blur(rgb, region_low_sigma(region))       # [T, 3, H, W] detail band
+    r = region.to(x.device)
+    vals = x[:, :, r].double()                                                # [T, 3, P]
+    centred = vals - vals.mean(dim=2, keepdim=True)
+    ref = centred[0]
+    ref_norm = ref.pow(2).sum().sqrt()
+    change = (rgb[:, :, r].double() - rgb[:1, :, r].double()).abs().mean(dim=(1, 2))
+    if float(ref.pow(2).mean().sqrt()) < FLAT_STD:
+        return {"remaining": torch.full((x.shape[0],), float("nan"), dtype=torch.float64), "region_change": change}
+    num = (centred * ref).sum(dim=(1, 2))
+    den = centred.pow(2).sum(dim=(1, 2)).sqrt() * ref_norm
+    ncc = torch.where(den > 0, num / den.clamp_min(1e-30), torch.zeros_like(num))
+    return {"remaining": ncc.clamp(min=0.0, max=1.0), "region_change": change}
+
+
+def first_below(series: torch.Tensor, level: float) -> int | None:
+    """First index where ``series`` drops below ``level`` (None if never)."""
+    hits = (series < level).nonzero().flatten()
+    return int(hits[0]) if hits.numel() else None
