@@ -280,7 +280,8 @@ def make_attention_override(state: _State, previous=None):
             return inner(func, *args, **kwargs)
         rest = args[3:]
         if plan.mode == "v_scale":
-            return inner(func, q, k, fh.v_scale(v, plan.w(v.dtype, v.device)), *rest, **kwargs)
+            # in place: v is this attention call's own temporary (see fh.v_scale_)
+            return inner(func, q, k, fh.v_scale_(v, plan.w(v.dtype, v.device)), *rest, **kwargs)
         # logit_bias: the window's query rows get + log w on the history keys; the other rows run as stock
         mask = kwargs.get("mask")
         bias = plan.bias(n, q.dtype, q.device)

@@ -326,10 +326,19 @@ def group_lowpass_sigmas(pack: dict, group: str, sigma0: float, alpha: float, in
 
 def v_scale(v: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """``v`` ``[B, H, N, D]`` with rows ``0 … L−1`` multiplied by ``weights`` ``[L]``; a new tensor."""
+    return v_scale_(v.clone(), weights)
+
+
+def v_scale_(v: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """In-place :func:`v_scale`: only the ``L`` history rows are read and written (returns ``v``).
+
+    For the attention path, where ``v`` is a temporary made for this one attention call (the
+    joint ``cat`` of image and text values, or a view of the block's fused qkv output that is
+    not read again): copying all ``N`` rows would cost ~10x the memory traffic of the scaling.
+    """
     L = weights.numel()
-    out = v.clone()
-    out[:, :, :L] = v[:, :, :L] * weights.to(device=v.device, dtype=v.dtype).view(1, 1, L, 1)
-    return out
+    v[:, :, :L].mul_(weights.to(device=v.device, dtype=v.dtype).view(1, 1, L, 1))
+    return v
 
 
 def key_bias(log_weights: torch.Tensor, n_keys: int, dtype, device) -> torch.Tensor:

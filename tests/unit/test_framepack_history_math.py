@@ -134,6 +134,8 @@ def test_v_scale_and_key_bias():
     out = fh.v_scale(v, w)
     assert torch.equal(out[:, :, 3:], v[:, :, 3:]) and torch.allclose(out[:, :, :3], v[:, :, :3] * w.view(1, 1, 3, 1))
     assert not torch.equal(out, v) and torch.equal(v, torch.randn(1, 2, 10, 4, generator=torch.Generator().manual_seed(1)))
+    inplace = v.clone()
+    assert fh.v_scale_(inplace, w) is inplace and torch.equal(inplace, out)
     b = fh.key_bias(torch.log(w), 10, torch.float32, "cpu")
     assert b.shape == (1, 1, 1, 10) and b.stride(-2) % 16 == 0
     assert torch.allclose(b[0, 0, 0, :3], torch.log(w)) and torch.equal(b[0, 0, 0, 3:], torch.zeros(7))
