@@ -277,8 +277,9 @@ DEMO_SIZES = {**{(cls, key): value for cls in ("EmptyHunyuanLatentVideo", "WanIm
                    for key, value in (("width", 64), ("height", 64), ("length", 5))},
               ("KSampler", "steps"): 4, ("BasicScheduler", "steps"): 4, ("KSamplerAdvanced", "steps"): 4,
               ("ImageScale", "width"): 64, ("ImageScale", "height"): 64,
-              ("FramePackSectionSampler", "steps"): 2, ("FramePackSectionSampler", "latent_window_size"): 2,
-              ("FramePackSectionSampler", "total_seconds"): 0.6}
+              # 1-frame windows, and as many sections as the real 5 s at window 9 (4): per-section lists still fit
+              ("FramePackSectionSampler", "steps"): 2, ("FramePackSectionSampler", "latent_window_size"): 1,
+              ("FramePackSectionSampler", "total_seconds"): 0.53}
 
 #: CPU-sized caps applied in demo mode (value = min(value, cap)): frame counts
 DEMO_CAPS = {("ImageFromBatch", "length"): 9, ("VACEKeyframeBuilder", "length"): 9,

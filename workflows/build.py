@@ -210,9 +210,12 @@ static reading and later steps get the full guidance back. The sampler's cfg sta
 ]
 
 
-def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.0):
-    """FramePack I2V with a start and an end image, native ComfyUI nodes around the section sampler."""
-    return [
+def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.0, patches: list[tuple] = (),
+                    end_frame: bool = True, prefix: str | None = None, meter: bool = False):
+    """FramePack I2V (optionally with an end image), native ComfyUI nodes around the section sampler;
+    ``patches`` (MODEL → MODEL) are chained between the loader and the sampler; ``meter`` adds the change
+    meter on the decoded frames with a centred subject box."""
+    nodes = [
         ("model", "FramePackModelLoader", {"model_name": model_file, "weight_dtype": "default"}),
         ("clip", "DualCLIPLoader", {"clip_name1": "clip_l.safetensors", "clip_name2": "llava_llama3_fp16.safetensors",
                                     "type": "hunyuan_video", "device": "default"}),
@@ -229,17 +232,37 @@ def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.
         ("start_latent", "VAEEncode", {"pixels": L("start_px"), "vae": L("vae")}),
         ("end_latent", "VAEEncode", {"pixels": L("end_px"), "vae": L("vae")}),
         ("prompt", "CLIPTextEncode", {"clip": L("clip"), "text": prompt}, "Prompt"),
-        ("sampler", "FramePackSectionSampler", {
-            "model": L("model"), "positive": L("prompt"), "clip_vision_output": L("start_vision"),
-            "start_latent": L("start_latent"), "total_seconds": seconds, "latent_window_size": 9, "steps": 25,
-            "distilled_guidance": 10.0, "cfg": 1.0, "shift": 0.0, "seed": 31337, "sampler_name": "uni_pc",
-            "mode": mode, "end_latent": L("end_latent"), "end_clip_vision_output": L("end_vision")}),
+    ]
+    last = "model"
+    for key, cls, inputs in patches:
+        nodes.append((key, cls, {"model": L(last), **inputs}))
+        last = key
+    sampler = {"model": L(last), "positive": L("prompt"), "clip_vision_output": L("start_vision"),
+               "start_latent": L("start_latent"), "total_seconds": seconds, "latent_window_size": 9, "steps": 25,
+               "distilled_guidance": 10.0, "cfg": 1.0, "shift": 0.0, "seed": 31337, "sampler_name": "uni_pc",
+               "mode": mode}
+    if end_frame:
+        sampler.update(end_latent=L("end_latent"), end_clip_vision_output=L("end_vision"))
+    else:
+        nodes = [n for n in nodes if n[0] not in ("end_image", "end_px", "end_vision", "end_latent")]
+    nodes += [
+        ("sampler", "FramePackSectionSampler", sampler),
         ("decode", "VAEDecodeTiled", {"samples": L("sampler"), "vae": L("vae"), "tile_size": 256, "overlap": 64,
                                       "temporal_size": 64, "temporal_overlap": 8}),
         ("video", "CreateVideo", {"images": L("decode"), "fps": 30.0}),
-        ("save", "SaveVideo", {"video": L("video"), "filename_prefix": f"inertia/framepack_{mode}", "format": "auto",
-                               "codec": "auto"}),
+        ("save", "SaveVideo", {"video": L("video"), "filename_prefix": f"inertia/{prefix or 'framepack_' + mode}",
+                               "format": "auto", "codec": "auto"}),
     ]
+    if meter:
+        nodes += [
+            ("frame_mask", "SolidMask", {"value": 0.0, "width": 640, "height": 640}, "Whole frame (keep)"),
+            ("subject_box", "SolidMask", {"value": 1.0, "width": 320, "height": 480}, "Subject box"),
+            ("subject", "MaskComposite", {"destination": L("frame_mask"), "source": L("subject_box"), "x": 160,
+                                          "y": 80, "operation": "add"}, "Subject region"),
+            ("meter", "InertiaChangeMeter", {"images": L("decode"), "fps": 30.0, "motion_threshold": 0.04,
+                                             "dynamic_threshold": 0.01, "mask": L("subject")}),
+        ]
+    return nodes
 
 
 FRAMEPACK_FILES = """**Model files** (ComfyUI/models/…):
@@ -282,6 +305,51 @@ extension: the original F1 has no end frame). Model patches compose as with any 
 """ + FRAMEPACK_FILES.format(model="FramePack_F1_I2V_HY_20250503_bf16.safetensors"),
         "nodes": framepack_nodes("f1", "FramePack_F1_I2V_HY_20250503_bf16.safetensors",
                                  "the woman turns around and walks towards the camera"),
+    },
+]
+
+DISAPPEAR_PROMPT = "the woman walks out of the frame and disappears, leaving an empty background"
+DISAPPEAR_NOTE = """**What to expect.** Random and real seeds differ; with the controls the subject should leave or fade
+instead of lingering (seed 004's "Static Death"). The **Inertia Change Meter** on the output reports motion
+per frame, a dynamic-degree proxy and, for the subject box, how much of the first frame's content remains:
+compare its numbers between this workflow and its A/B twin.
+
+""" + FRAMEPACK_FILES.format(model="FramePackI2V_HY_bf16.safetensors")
+
+SPECS += [
+    {
+        "name": "framepack_disappear_controls",
+        "note": """## FramePack I2V "the subject disappears": history controls on
+
+**What it shows.** Seed 004's remedies for FramePack ignoring "disappear" prompts, all on ComfyUI's own
+sampler through MODEL patches:
+- **Relaxation CFG** (embedded) with **per-section β** (`section_betas` "0*2, 0.75*2": the first two
+  sections strict, the last two relaxed — the paper's directorial control);
+- **history low-pass by age** σ(k) = σ0·(1 + α·k) on the 2×/4× clean latents (σ0 1.0, α 0.1);
+- **history attention decay** (v_scale, strength 0.7): the noisy window listens less to old history;
+- **Temporal Unlearning** (σ_blur 0.6) on the noisy window only.
+
+""" + DISAPPEAR_NOTE,
+        "nodes": framepack_nodes("inverted", "FramePackI2V_HY_bf16.safetensors", DISAPPEAR_PROMPT, end_frame=False,
+                                 prefix="framepack_disappear_controls", meter=True, patches=[
+                                     ("relax", "RelaxationCFG", {**RELAX[2], "guidance": "embedded"}),
+                                     ("controls", "FramePackHistoryControls", {
+                                         "lowpass_sigma": 1.0, "lowpass_age_slope": 0.1, "decay_strength": 0.7,
+                                         "decay_age_slope": 0.1, "decay_mode": "v_scale", "decay_start_percent": 0.0,
+                                         "decay_end_percent": 1.0, "include_1x": False, "include_anchors": False,
+                                         "section_betas": "0*2, 0.75*2"}),
+                                     UNLEARN]),
+    },
+    {
+        "name": "framepack_disappear_stock",
+        "note": """## FramePack I2V "the subject disappears": controls off (A/B twin)
+
+**What it shows.** The same graph, prompt and seed as `framepack_disappear_controls` with every control
+removed: stock FramePack sampling on ComfyUI's sampler. Use it as the A side of an A/B comparison.
+
+""" + DISAPPEAR_NOTE,
+        "nodes": framepack_nodes("inverted", "FramePackI2V_HY_bf16.safetensors", DISAPPEAR_PROMPT, end_frame=False,
+                                 prefix="framepack_disappear_stock", meter=True),
     },
 ]
 
@@ -543,7 +611,7 @@ WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 #: extra node height for in-node previews drawn by js/ (DOM widgets)
 PREVIEW_HEIGHT = {"RelaxationCFG": 170, "RelaxationCFGPreview": 170, "VACEKeyframeBuilder": 120,
                   "VACEExtensionBuilder": 120, "VACERepaintBuilder": 120, "VACEOutpaintBuilder": 120,
-                  "VACELatentMaskPreview": 120}
+                  "VACELatentMaskPreview": 120, "InertiaChangeMeter": 60}
 
 
 def _inputs(cls) -> list[tuple[str, object, dict, bool]]:

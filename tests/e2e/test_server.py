@@ -60,7 +60,7 @@ def test_bundled_api_workflow_runs(server, path, tmp_path):
     relax_ids = [k for k, n in graph.items() if n["class_type"] == "RelaxationCFG"]
     texts = [t for k in relax_ids for t in entry["outputs"].get(k, {}).get("text", [])]
     if relax_ids:
-        expected = "embedded mode" if "hunyuan" in path.stem else "cfg mode"
+        expected = "embedded mode" if path.stem.startswith(("hunyuan", "framepack")) else "cfg mode"
         assert texts and expected in texts[0]
 
 
