@@ -3,6 +3,12 @@
 // WanVaceToVideo shrinks the mask in time with PyTorch's nearest-exact rule in float32:
 //   p(k) = min(floor((k + 0.5) · fl32(L / T)), L − 1),  T = (L − 1) // 4 + 1.
 
+// Smallest 4n + 1 ≥ length (at least 1): the length a builder snaps to (vace_mask.snap_length).
+export function snapLength(length) {
+  const L = Math.max(1, Math.floor(length));
+  return 4 * Math.ceil((L - 1) / 4) + 1;
+}
+
 export function latentLength(length) {
   return Math.floor((length - 1) / 4) + 1;
 }

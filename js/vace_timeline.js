@@ -2,7 +2,7 @@
 // them), the latent frames, and a line from the pixel frame each latent frame's mask is read from.
 // Live from the `length` widget where the node has one; after a run the latent frames are coloured from
 // the backend's result (kept / generated / mixed) and misread frames are marked red.
-import { latentLength, pixelFramesRead, vaeGroup } from "./vace_math.js";
+import { latentLength, pixelFramesRead, snapLength, vaeGroup } from "./vace_math.js";
 
 const { app } = window.comfyAPI.app;
 const { api } = window.comfyAPI.api;
@@ -13,7 +13,9 @@ const COLORS = { "0": "#3fa66a", "1": "#4a4f63", m: "#d8a03a", "?": "#2a2c35" };
 function draw(node, canvas, info) {
   const state = node.__inertiaTimeline || {};
   const lengthWidget = node.widgets?.find((w) => w.name === "length");
-  const L = state.length || (lengthWidget && Number(lengthWidget.value) > 0 ? Number(lengthWidget.value) : 0);
+  // the keyframe builder snaps its length to 4n+1 (a preview node takes the length as given)
+  const raw = lengthWidget && Number(lengthWidget.value) > 0 ? Number(lengthWidget.value) : 0;
+  const L = state.length || (raw && node.comfyClass === "VACEKeyframeBuilder" ? snapLength(raw) : raw);
   const dpr = window.devicePixelRatio || 1;
   const W = canvas.clientWidth || 300, H = canvas.clientHeight || 90;
   canvas.width = Math.round(W * dpr);
@@ -111,7 +113,7 @@ app.registerExtension({
         const cb = w.callback;
         w.callback = (...args) => {
           const r = cb?.apply(w, args);
-          if (this.__inertiaTimeline && this.__inertiaTimeline.length !== Number(w.value)) this.__inertiaTimeline = null;
+          this.__inertiaTimeline = null;  // a new length: the last run's colours no longer apply
           this.__inertiaRedraw();
           return r;
         };

@@ -59,17 +59,30 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import comfy.model_patcher
+import comfy.patcher_extension
 import torch
 from comfy_api.latest import io, ui
 
-import comfy.model_patcher
-import comfy.patcher_extension
-
 from .model_info import has_guidance_input, model_family
 from .pure.errors import InertiaInputError
-from .pure.lowpass import (DEFAULT_BLUR_SIGMA, FAMILY_DEFAULTS, FILTERS, SCHEDULE_BY, SCHEDULES, SIGMA_RTOL,
-                           ALGParams, lowpass_channels, lowpass_vace, paper_as_cfg_pair, sigma_to_percent,
-                           step_index, step_progress, strength, vace_image_frames)
+from .pure.lowpass import (
+    DEFAULT_BLUR_SIGMA,
+    FAMILY_DEFAULTS,
+    FILTERS,
+    SCHEDULE_BY,
+    SCHEDULES,
+    SIGMA_RTOL,
+    ALGParams,
+    lowpass_channels,
+    lowpass_vace,
+    paper_as_cfg_pair,
+    sigma_to_percent,
+    step_index,
+    step_progress,
+    strength,
+    vace_image_frames,
+)
 
 log = logging.getLogger("ComfyUI-Inertia")
 

@@ -267,7 +267,13 @@ class FramePackModel(comfy.model_base.HunyuanVideo):
     def __init__(self, model_config, model_type=comfy.model_base.ModelType.FLOW, device=None):
         comfy.model_base.BaseModel.__init__(self, model_config, model_type, device=device,
                                             unet_model=FramePackHunyuanVideo)
-        self.memory_usage_factor_conds = ("framepack_context",)
+        # the packed clean latents add tokens to every model call: count them where ComfyUI sizes batches
+        # (per step in calc_cond_batch, and once per run): 1x a token per patch, 2x 1/8, 4x 1/64
+        self.memory_usage_factor_conds = ("clean_latents", "clean_latents_2x", "clean_latents_4x")
+        self.memory_usage_shape_process = {
+            "clean_latents_2x": lambda s: [s[0], s[1], s[2] / 8, s[-2], s[-1]],
+            "clean_latents_4x": lambda s: [s[0], s[1], s[2] / 64, s[-2], s[-1]],
+        }
         self.framepack_variant = "unknown"
 
     def extra_conds(self, **kwargs):
@@ -283,13 +289,9 @@ class FramePackModel(comfy.model_base.HunyuanVideo):
         return out
 
     def extra_conds_shapes(self, **kwargs):
-        """Clean tokens as an equivalent video-latent shape, so memory estimates include them."""
-        pack = kwargs.get(COND_KEY)
-        if not pack or pack.get("clean_latents") is None:
-            return {}
-        b, c, n1, h, w = pack["clean_latents"].shape
-        frames = n1 + 2 / 8 + 16 / 64  # 1×: a token per patch; 2×: 1/8; 4×: 1/64
-        return {"framepack_context": [b, c, frames, h, w]}
+        """Shapes of the clean latents (same keys as the model conds), for the once-per-run memory estimate."""
+        pack = kwargs.get(COND_KEY) or {}
+        return {k: list(pack[k].shape) for k in self.memory_usage_factor_conds if pack.get(k) is not None}
 
 
 class FramePackConfig(comfy.supported_models.HunyuanVideo):
@@ -609,12 +611,31 @@ def prompt_groups(positive) -> tuple[list[fs.PromptSpan], list[list]]:
 
 
 def blend_conditioning(a: list, b: list, alpha: float) -> list:
-    """Mix two prompts' first entries: tokens (zero-padded to equal length) and pooled_output, ``(1−α)a + αb``."""
+    """Mix two one-entry prompts, ``(1−α)a + αb``: tokens ``[1, L, 4096]`` (shorter zero-padded), and
+    ``pooled_output`` ``[1, 768]``; a text ``attention_mask`` ``[1, L]`` becomes the union of both (padded
+    positions masked). Other keys come from the nearer prompt.
+
+    Raises:
+        InertiaInputError: a prompt group with more than one entry (Conditioning Combine): blend one-entry prompts.
+    """
+    for name, group in (("positive", a), ("positive", b)):
+        if len(group) != 1:
+            raise InertiaInputError(name, f"{len(group)} entries at one time", "blend one-entry prompts: give each "
+                                    "timed prompt its own text encode instead of Conditioning (Combine)",
+                                    "cannot be blended between sections")
     (ta, da), (tb, db) = a[0], b[0]
     d = dict(db if alpha >= 0.5 else da)
     if da.get("pooled_output") is not None and db.get("pooled_output") is not None:
         d["pooled_output"] = torch.lerp(da["pooled_output"].float(), db["pooled_output"].float(), alpha).to(da["pooled_output"].dtype)
-    return [[fs.blend_tokens(ta, tb, alpha), d]]
+    tokens = fs.blend_tokens(ta, tb, alpha)
+    ma, mb = da.get("attention_mask"), db.get("attention_mask")
+    if ma is not None or mb is not None:
+        n = tokens.shape[1]
+        pad = lambda m, t: (torch.ones(t.shape[:2], dtype=torch.long) if m is None else m).reshape(1, -1)  # noqa: E731
+        ma, mb = pad(ma, ta), pad(mb, tb)
+        d["attention_mask"] = torch.maximum(torch.nn.functional.pad(ma, (0, n - ma.shape[1])),
+                                            torch.nn.functional.pad(mb, (0, n - mb.shape[1]))).to(ma.dtype)
+    return [[tokens, d]]
 
 
 def _zero_conditioning(cond: list) -> list:
@@ -675,7 +696,7 @@ class FramePackSectionSampler(io.ComfyNode):
                                           "(CLIPVisionLoader sigclip_vision_patch14_384 + CLIP Vision Encode)."),
                 io.Latent.Input("start_latent", tooltip="The start image, VAE-encoded (HunyuanVideo VAE), one latent "
                                 "frame; width and height multiples of 32 px (FramePack buckets)."),
-                io.Float.Input("total_seconds", default=5.0, min=0.0, max=120.0, step=0.1,
+                io.Float.Input("total_seconds", default=5.0, min=0.1, max=120.0, step=0.1,
                                tooltip="Video length in seconds at 30 fps; rounded to whole sections of ws·4/30 s."),
                 io.Int.Input("latent_window_size", default=9, min=1, max=33,
                              tooltip="Latent frames per section (9 = 33 pixel frames, what FramePack was trained with)."),
@@ -685,7 +706,8 @@ class FramePackSectionSampler(io.ComfyNode):
                 io.Float.Input("cfg", default=1.0, min=0.0, max=100.0, step=0.1,
                                tooltip="Real CFG; 1 = off (the original's default, one model call per step)."),
                 io.Float.Input("shift", default=0.0, min=0.0, max=100.0, step=0.01,
-                               tooltip="Flow shift of the sigma schedule; 0 = FramePack's automatic rule (≈7 at 640 px)."),
+                               tooltip="Flow shift of the sigma schedule; 0 = keep a ModelSamplingSD3 patched upstream, else "
+                                       "FramePack's automatic rule (≈7 at 640 px). > 0 overrides both."),
                 io.Int.Input("seed", default=31337, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
                              tooltip="Noise seed; one CPU generator for all sections, as the original."),
                 io.Combo.Input("sampler_name", options=list(comfy.samplers.SAMPLER_NAMES), default="uni_pc",
@@ -760,8 +782,17 @@ def sample_framepack(model, positive, clip_vision_output, start_latent, total_se
         log.warning("FramePack: mode '%s' with a %s checkpoint; FramePack-F1 wants mode f1, FramePackI2V inverted",
                     mode, variant)
 
-    shift_used = float(shift) if shift and shift > 0 else fs.auto_shift(ws, h, w)
     m = model.clone()
+    if shift and shift > 0:
+        shift_used = float(shift)
+        if "model_sampling" in model.object_patches:
+            log.warning("FramePack: shift %g overrides the model_sampling patched upstream (e.g. ModelSamplingSD3)", shift_used)
+    elif "model_sampling" in model.object_patches and isinstance(model.get_model_object("model_sampling"),
+                                                                 comfy.model_sampling.CONST):
+        shift_used = float(model.get_model_object("model_sampling").shift)  # shift 0: keep the upstream patch
+        log.info("FramePack: shift 0 keeps the upstream model_sampling (shift %g)", shift_used)
+    else:
+        shift_used = fs.auto_shift(ws, h, w)
     ms = _FlowSampling(m.model.model_config)
     ms.set_parameters(shift=shift_used, multiplier=1000)
     m.add_object_patch("model_sampling", ms)
@@ -823,7 +854,7 @@ def sample_framepack(model, positive, clip_vision_output, start_latent, total_se
 
     px = 4 * (total - 1) + 1
     text = (f"FramePack {mode}: {n} section(s) x {ws} latent frames = {total} latent / {px} pixel frames "
-            f"({px / fs.FPS:.2f} s at {fs.FPS} fps); shift {shift_used:.3g}{' (auto)' if not shift else ''}, "
+            f"({px / fs.FPS:.2f} s at {fs.FPS} fps); shift {shift_used:.3g}{'' if shift else ' (upstream or auto)'}, "
             f"{steps} steps, distilled guidance {distilled_guidance:g}, cfg {cfg:g}")
     log.info(text)
     return video, text

@@ -104,14 +104,16 @@ def framepack_key_shapes(hidden: int = 128, double_blocks: int = 1, single_block
 
 def framepack_state_dict(seed: int = 0, std: float = 0.02, dtype: torch.dtype = torch.float32,
                          **shape_kwargs) -> dict[str, torch.Tensor]:
-    """Seeded random FramePack weights: N(0, std²), norm weights 1, biases 0 (diffusers names)."""
+    """Seeded random FramePack weights (diffusers names): matrices N(0, std²), biases N(0, std²), norm
+    weights 1 + 0.2·N(0, 1). Biases and norm weights are random (not 0 / 1) so a converter that swaps a
+    fused-qkv bias, the ``norm_out`` halves or query/key norms changes the output and tests see it."""
     g = torch.Generator().manual_seed(seed)
     out = {}
     for name, shape in framepack_key_shapes(**shape_kwargs).items():
         if name.endswith(".bias"):
-            t = torch.zeros(shape)
+            t = torch.randn(shape, generator=g) * std
         elif len(shape) == 1:  # RMSNorm / LayerNorm weights
-            t = torch.ones(shape)
+            t = 1.0 + 0.2 * torch.randn(shape, generator=g)
         else:
             t = torch.randn(shape, generator=g) * std
         out[name] = t.to(dtype).contiguous()

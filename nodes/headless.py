@@ -113,12 +113,17 @@ def _watch_websocket(server: str, client_id: str, prompt_id: str, graph: dict, t
             async with session.ws_connect(ws_url, heartbeat=30) as ws:
                 deadline = time.monotonic() + timeout
                 node = ""
+                last_poll = 0.0
                 while time.monotonic() < deadline:
-                    if _history_entry(server, prompt_id) is not None:
-                        return
                     try:
                         msg = await ws.receive(timeout=1.0)
                     except asyncio.TimeoutError:
+                        msg = None
+                    if time.monotonic() - last_poll > 2.0:  # a missed "done" event (e.g. all nodes cached)
+                        last_poll = time.monotonic()
+                        if await asyncio.to_thread(_history_entry, server, prompt_id) is not None:
+                            return
+                    if msg is None:
                         continue
                     if msg.type != aiohttp.WSMsgType.TEXT:
                         continue
@@ -182,7 +187,9 @@ def download_outputs(server: str, entry: dict, out_dir: Path) -> list[Path]:
                 if not isinstance(item, dict) or "filename" not in item:
                     continue
                 q = urllib.parse.urlencode({k: item.get(k, "") for k in ("filename", "subfolder", "type")})
-                target = out_dir / item["filename"]
+                sub = [p for p in Path(item.get("subfolder") or "").parts if p not in ("..", "/", "")]
+                target = out_dir.joinpath(*sub, Path(item["filename"]).name)
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with urllib.request.urlopen(_url(server, f"/view?{q}"), timeout=120) as r:
                     target.write_bytes(r.read())
                 saved.append(target)
@@ -198,6 +205,11 @@ def queue_workflow(server: str, graph: dict, out_dir: Path, timeout: float = 360
 
 
 # --------------------------------------------------------------------------- local server
+
+#: models folder kind → the folder names ComfyUI accepts for it (legacy names second)
+MODEL_FOLDERS = {"diffusion_models": ("diffusion_models", "unet"), "vae": ("vae",),
+                 "text_encoders": ("text_encoders", "clip"), "clip_vision": ("clip_vision",), "loras": ("loras",)}
+
 
 def find_comfyui(explicit: str | None = None) -> Path | None:
     """``explicit``, else ``$COMFYUI_PATH``, else the pack's custom_nodes parent, else ``~/comfy/ComfyUI``."""
@@ -238,12 +250,17 @@ def local_comfyui(comfy_dir: Path, workdir: Path, model_root: Path | None = None
             link.symlink_to(Path(src).resolve(), target_is_directory=True)
     cfg = workdir / "extra_model_paths.yaml"
     lines = ["inertia:", f"  base_path: {model_root or workdir}"]
-    for folder in ("diffusion_models", "vae", "text_encoders", "clip_vision", "loras"):
-        lines.append(f"  {folder}: {folder}")
+    for folder, aliases in MODEL_FOLDERS.items():
+        lines.append(f"  {folder}: |")
+        lines += [f"    {a}" for a in aliases]
     cfg.write_text("\n".join(lines) + "\n")
+    configs = [str(cfg)]
+    user_cfg = Path(comfy_dir) / "extra_model_paths.yaml"  # main.py reads it by itself only with its own base dir
+    if user_cfg.is_file():
+        configs.append(str(user_cfg))
     port = free_port()
     cmd = [python or sys.executable, "main.py", "--listen", "127.0.0.1", "--port", str(port),
-           "--base-directory", str(workdir), "--extra-model-paths-config", str(cfg),
+           "--base-directory", str(workdir), "--extra-model-paths-config", *configs,
            "--disable-api-nodes", "--database-url", "sqlite:///:memory:", "--disable-auto-launch"]
     if cpu:
         cmd.append("--cpu")
@@ -305,11 +322,15 @@ def required_model_files(graph: dict) -> dict[str, str]:
 
 
 def missing_model_files(graph: dict, comfy_dir: Path) -> list[str]:
+    """Model files the graph names that are in none of ComfyUI's ``models/`` folders for their kind.
+
+    (Files reachable only through the user's own ``extra_model_paths.yaml`` count as missing here; the
+    server started by :func:`local_comfyui` still loads that yaml, so a real run finds them.)
+    """
     models = comfy_dir / "models"
-    alt = {"text_encoders": ("text_encoders", "clip"), "diffusion_models": ("diffusion_models", "unet")}
     missing = []
     for name, folder in required_model_files(graph).items():
-        if not any((models / d / name).is_file() for d in alt.get(folder, (folder,))):
+        if not any((models / d / name).is_file() for d in MODEL_FOLDERS.get(folder, (folder,))):
             missing.append(name)
     return missing
 

@@ -19,15 +19,21 @@ from __future__ import annotations
 
 import logging
 
+import comfy.patcher_extension
 import torch
 from comfy_api.latest import io, ui
 
-import comfy.patcher_extension
-
 from .model_info import has_guidance_input, sampling_parameterization
 from .pure.errors import InertiaInputError
-from .pure.relaxation import (PAPER_BETA, PAPER_DECAY_POWER, RelaxationParams, check_s_min,
-                              normalized_sigma, relaxation_scale, schedule_table)
+from .pure.relaxation import (
+    PAPER_BETA,
+    PAPER_DECAY_POWER,
+    RelaxationParams,
+    check_s_min,
+    normalized_sigma,
+    relaxation_scale,
+    schedule_table,
+)
 
 log = logging.getLogger("ComfyUI-Inertia")
 
@@ -47,9 +53,13 @@ def _scales(params: RelaxationParams, sigma: torch.Tensor, model, s_base) -> tor
 def make_cfg_function(params: RelaxationParams, previous=None):
     """Build a ``sampler_cfg_function`` applying eq. 2; chain ``previous`` if given.
 
-    ComfyUI calls it with ``args["cond"] = x − cond_denoised`` (same for uncond) and uses
-    ``x − result``; the mix is linear, so ``uncond + s·(cond − uncond)`` there equals mixing
-    the denoised predictions.
+    ComfyUI calls it with ``args["cond"] = x − cond_denoised`` (same for uncond, ``[B, C, T, H, W]``)
+    and ``args["sigma"]`` ``[B]``, and uses ``x − result``; the mix is linear, so
+    ``uncond + s·(cond − uncond)`` there equals mixing the denoised predictions. ``previous`` is
+    called with ``cond_scale = s(σ)`` (a float, or ``[B,1,…]`` when the batch's σ differ).
+
+    Raises (at sampling time):
+        InertiaInputError: ``s_base`` 0 and the sampler's cfg below ``s_min``.
     """
 
     def relaxation_cfg_function(args):
@@ -67,11 +77,16 @@ def make_cfg_function(params: RelaxationParams, previous=None):
         return uncond + s * (cond - uncond)
 
     relaxation_cfg_function.inertia_relaxation = params
+    relaxation_cfg_function.inertia_previous = previous  # what a later RelaxationCFG that replaces this one chains
     return relaxation_cfg_function
 
 
 def make_embedded_wrapper(params: RelaxationParams):
-    """Build an ``APPLY_MODEL`` wrapper that sets the model's ``guidance`` input to s(σ)."""
+    """Build an ``APPLY_MODEL`` wrapper that sets the model's ``guidance`` input (``[B]``) to s(σ).
+
+    Raises (at sampling time):
+        InertiaInputError: ``s_base`` 0 and the model received no guidance, or a guidance below ``s_min``.
+    """
 
     def relaxation_guidance_wrapper(executor, x, t, *args, **kwargs):
         received = kwargs.get("guidance")
@@ -114,7 +129,13 @@ def apply_relaxation(model, params: RelaxationParams, guidance: str = "auto"):
     """Return ``(patched_clone, mode)``. The input ModelPatcher is never modified.
 
     Neutral settings (β = 0 and s_base = 0: s(σ) is the sampler's own value at every σ)
-    return the input model itself, so sampling is bit-identical to stock.
+    return the input model itself, so sampling is bit-identical to stock. A cfg function another
+    node installed is chained; an earlier RelaxationCFG is replaced (keeping what it chained), and
+    FramePackHistoryControls' per-section β list is kept.
+
+    Raises:
+        InertiaInputError: a model whose sampling is neither flow nor EPS/V; an unknown ``guidance``;
+            ``embedded`` on a model without a guidance input.
     """
     sampling_parameterization(model.get_model_object("model_sampling"))  # raises for X0 etc.
     mode = resolve_mode(model, guidance)
@@ -125,13 +146,22 @@ def apply_relaxation(model, params: RelaxationParams, guidance: str = "auto"):
         previous = m.model_options.get("sampler_cfg_function")
         if previous is not None and hasattr(previous, "inertia_relaxation"):
             log.info("RelaxationCFG: replacing an earlier RelaxationCFG on this model")
-            previous = None
+            previous = getattr(previous, "inertia_previous", None)  # keep what that one chained
         elif previous is not None:
             log.info("RelaxationCFG: chaining the existing cfg function %r", getattr(previous, "__name__", previous))
         m.set_model_sampler_cfg_function(make_cfg_function(params, previous), disable_cfg1_optimization=True)
     else:
-        m.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, KEY)
-        m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, KEY, make_embedded_wrapper(params))
+        wrappers = comfy.patcher_extension.WrappersMP
+        betas = [getattr(w, "inertia_section_betas", None) for w in m.get_wrappers(wrappers.APPLY_MODEL, KEY)]
+        betas = next((b for b in betas if b), None)
+        m.remove_wrappers_with_key(wrappers.APPLY_MODEL, KEY)
+        if betas:  # FramePackHistoryControls' per-section β stays; it now varies β around these settings
+            from .framepack_controls import make_section_beta_wrapper
+
+            log.info("RelaxationCFG: keeping the per-section betas %s set upstream", betas)
+            m.add_wrapper_with_key(wrappers.APPLY_MODEL, KEY, make_section_beta_wrapper(params, betas))
+        else:
+            m.add_wrapper_with_key(wrappers.APPLY_MODEL, KEY, make_embedded_wrapper(params))
     return m, mode
 
 

@@ -85,9 +85,8 @@ def main():
     import comfy.model_management  # noqa: F401
     import comfy.ops
     import comfy.sd
-    from comfy.ldm.wan.model import WanModel
-
     import nodes
+    from comfy.ldm.wan.model import WanModel
 
     load_pack()
     import comfyui_inertia.nodes.alg as alg_mod

@@ -89,6 +89,7 @@ def setup(opts):
 def random_framepack_sd(device, dtype, **shape):
     """Random weights in FramePack's released (diffusers) key layout, generated on ``device``."""
     import torch
+
     from comfyui_inertia.nodes.framepack_standin import framepack_key_shapes
 
     g = torch.Generator(device=device).manual_seed(0)
@@ -112,6 +113,7 @@ def sync(cuda):
 def run_sections(model, inputs, opts, cuda):
     """One sample_framepack call; returns (s per section, peak GiB, video)."""
     import torch
+
     from comfyui_inertia.nodes.framepack import sample_framepack
 
     sync(cuda)
@@ -130,6 +132,7 @@ def isolated_costs(model, opts, cuda, device, dtype, h, w, heads, head_dim, n_tx
     """Milliseconds per step of each control's own tensor work on one section's shapes (and stock attention)."""
     import torch
     from comfy.ldm.modules.attention import optimized_attention
+
     from comfyui_inertia.nodes import framepack_controls as fc
     from comfyui_inertia.nodes.pure import framepack_history as fh
     from comfyui_inertia.nodes.pure import framepack_schedule as fs
@@ -207,6 +210,7 @@ def main():
     import comfy.clip_vision
     import comfy.model_management as mm
     import torch
+
     from comfyui_inertia.nodes import framepack as fpm
     from comfyui_inertia.nodes.framepack_controls import FramePackHistoryControls
     from comfyui_inertia.nodes.pure import framepack_schedule as fs

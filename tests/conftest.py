@@ -104,7 +104,7 @@ def comfy():
     """
     if COMFYUI is None:
         pytest.skip(f"needs ComfyUI: none at {COMFYUI_WHERE}")
-    import comfy.model_management  # noqa: F401  (initialises the CPU device)
+    import comfy.model_management  # noqa: F401, I001  (initialises the CPU device; the order below matters)
     import utils.extra_config  # noqa: F401  (as main.py does: `nodes` later puts comfy/ first on sys.path)
     import nodes
 
@@ -129,6 +129,7 @@ def load_standin(comfy, standin_dir):
     ``comfy.sd.load_diffusion_model``, so tests never share a ModelPatcher by accident.
     """
     import comfy.sd
+
     from comfyui_inertia.nodes import standins
 
     paths = {}
@@ -146,6 +147,7 @@ def wan_vae(comfy, tmp_path_factory):
     """A full-size random Wan 2.1 VAE loaded through ComfyUI's ``VAELoader`` path (cached per session)."""
     import comfy.sd
     import comfy.utils
+
     from comfyui_inertia.nodes import standins
 
     path = standins.write_wan21_vae(str(tmp_path_factory.mktemp("vae")))

@@ -593,7 +593,7 @@ def load_definitions() -> dict:
     from comfy.cli_args import args
 
     args.cpu = True
-    import utils.extra_config  # noqa: F401
+    import utils.extra_config  # noqa: F401, I001  (before `nodes`, as main.py: nodes puts comfy/ first on sys.path)
     import nodes
 
     asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))

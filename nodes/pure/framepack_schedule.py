@@ -78,11 +78,18 @@ def section_count(total_seconds: float, latent_window_size: int) -> int:
 
 
 def check_window(latent_window_size) -> int:
-    """Validate ``latent_window_size`` (latent frames per section, ≥ 1); return it as ``int``."""
-    if int(latent_window_size) != latent_window_size or int(latent_window_size) < 1:
-        raise InertiaInputError("latent_window_size", latent_window_size,
-                                "use a whole number of latent frames ≥ 1 (FramePack uses 9)", "is below 1")
-    return int(latent_window_size)
+    """Validate ``latent_window_size`` (latent frames per section, ≥ 1); return it as ``int``.
+
+    Raises:
+        InertiaInputError: not finite, not a whole number, or below 1.
+    """
+    fix = "use a whole number of latent frames ≥ 1 (FramePack uses 9)"
+    v = require_finite("latent_window_size", latent_window_size, fix)
+    if v != int(v):
+        raise InertiaInputError("latent_window_size", latent_window_size, fix, "is not a whole number")
+    if v < 1:
+        raise InertiaInputError("latent_window_size", latent_window_size, fix, "is below 1")
+    return int(v)
 
 
 def section_seconds(latent_window_size: int) -> float:

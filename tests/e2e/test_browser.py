@@ -126,10 +126,10 @@ def test_relaxation_curve_draws_and_follows_beta(browser_page):
     after_png, after_curve = _curve_png(page, "RelaxationCFG")
     (ARTIFACTS / "curve_beta_-0.5.png").write_bytes(after_png)
 
-    from PIL import Image
     import io
 
     import numpy as np
+    from PIL import Image
 
     a = np.asarray(Image.open(io.BytesIO(before_png)).convert("RGB"), dtype=np.int16)
     b = np.asarray(Image.open(io.BytesIO(after_png)).convert("RGB"), dtype=np.int16)

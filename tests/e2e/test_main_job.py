@@ -16,7 +16,7 @@ def test_readme_main_job_command_demo_mode(tmp_path):
                          timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "DEMO MODE" in out.stdout and "plumbing, not the quality" in out.stdout
-    saved = list((tmp_path / "wan21_t2v_relaxation_cfg").iterdir())
+    saved = list((tmp_path / "wan21_t2v_relaxation_cfg").rglob("*.*"))
     assert any(p.suffix == ".mp4" and p.stat().st_size > 0 for p in saved), saved
 
 

@@ -37,7 +37,12 @@ def server(comfy, tmp_path_factory):
 def test_object_info_lists_pack_nodes(server):
     srv, _ = server
     info = headless._get_json(srv, "/object_info")
-    for node_id in ("RelaxationCFG", "RelaxationCFGPreview"):
+    import asyncio
+
+    from comfyui_inertia import comfy_entrypoint
+    pack_nodes = [c.GET_SCHEMA().node_id for c in asyncio.run(asyncio.run(comfy_entrypoint()).get_node_list())]
+    assert {"RelaxationCFG", "RelaxationCFGPreview", "TemporalUnlearning", "ALG", "FramePackSectionSampler"} <= set(pack_nodes)
+    for node_id in pack_nodes:
         assert node_id in info, f"{node_id} missing from /object_info"
         spec = info[node_id]
         assert spec["category"].startswith("Inertia/")

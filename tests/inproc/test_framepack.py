@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from comfyui_inertia.nodes import framepack_standin, standins
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
@@ -241,6 +242,7 @@ def test_weight_patch_and_seed_reach_every_section(fp, load_fp):
 
 def test_relaxation_cfg_embedded_rewrites_framepack_guidance(fp, load_fp):
     import comfy.patcher_extension as pe
+
     from comfyui_inertia.nodes.relaxation_cfg import RelaxationCFG
 
     relaxed = RelaxationCFG.execute(model=load_fp(), beta=0.75, decay_power=0.7, s_min=1.0, s_base=0.0,
@@ -337,3 +339,44 @@ def test_alg_lowpasses_the_start_latent_only_inside_the_window(fp, load_fp):
             assert torch.equal(start_seen, start_stock)
         if i < 4:
             assert torch.equal(b["clean"][:, :, 1:], a["clean"][:, :, 1:])  # the 1x history is not ALG's
+
+
+def test_memory_estimate_counts_the_packed_context(fp, load_fp):
+    """calc_cond_batch sizes cond/uncond batches with model.memory_required(shape, cond_shapes): the clean
+    latents must add to it (1x a token per patch, 2x 1/8, 4x 1/64), per step and per run."""
+    model = load_fp().model
+    x = [2, 16, 9, 80, 80]
+    shapes = {"clean_latents": [[1, 16, 2, 80, 80]] * 2, "clean_latents_2x": [[1, 16, 2, 80, 80]] * 2,
+              "clean_latents_4x": [[1, 16, 16, 80, 80]] * 2}
+    bare, packed = model.memory_required(x), model.memory_required(x, cond_shapes=shapes)
+    assert packed > bare
+    only_1x = model.memory_required(x, cond_shapes={"clean_latents": shapes["clean_latents"]})
+    # 2x and 4x add (2/8 + 16/64) frames per entry, the 1x 2 frames: the increments are in that ratio
+    assert (packed - only_1x) / (only_1x - bare) == pytest.approx((2 / 8 + 16 / 64) / 2, rel=1e-3)
+    pack = {"clean_latents": torch.zeros(1, 16, 2, 8, 8), "clean_latents_4x": torch.zeros(1, 16, 16, 8, 8)}
+    assert model.extra_conds_shapes(framepack=pack) == {"clean_latents": [1, 16, 2, 8, 8],
+                                                         "clean_latents_4x": [1, 16, 16, 8, 8]}
+
+
+def test_blend_refuses_multi_entry_prompts_and_unions_masks(fp):
+    a = [[torch.ones(1, 4, 8), {"attention_mask": torch.tensor([[1, 1, 0, 0]])}]]
+    b = [[torch.ones(1, 6, 8), {"attention_mask": torch.tensor([[1, 1, 1, 0, 0, 0]])}]]
+    out = fp.blend_conditioning(a, b, 0.25)
+    assert out[0][0].shape == (1, 6, 8) and out[0][1]["attention_mask"].tolist() == [[1, 1, 1, 0, 0, 0]]
+    with pytest.raises(InertiaInputError, match="'positive'.*2 entries"):
+        fp.blend_conditioning(a + a, b, 0.5)
+
+
+@pytest.mark.parametrize("bad,problem", [(2.5, "not a whole number"), (0, "below 1"), (float("nan"), "not a finite")])
+def test_window_size_errors(bad, problem):
+    with pytest.raises(InertiaInputError, match=f"'latent_window_size'.*{problem}"):
+        fs.check_window(bad)
+
+
+def test_shift_zero_keeps_an_upstream_model_sampling(fp, load_fp):
+    from comfy_extras.nodes_model_advanced import ModelSamplingSD3
+
+    text = run(fp, ModelSamplingSD3().patch(load_fp(), 3.0)[0]).ui.as_dict()["text"][0]
+    assert "shift 3 (upstream or auto)" in text
+    auto = run(fp, load_fp()).ui.as_dict()["text"][0]
+    assert f"shift {fs.auto_shift(WS, 8, 8):.3g} (upstream or auto)" in auto

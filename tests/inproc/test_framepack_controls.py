@@ -13,6 +13,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+
 from comfyui_inertia.nodes import framepack_standin, standins
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
@@ -378,6 +379,21 @@ def test_section_betas_follow_the_section_index(fp, fc, load_fp):
     for c in calls:
         b = (0.75, 0.75, 0.0)[c["section"]["index"]]
         assert c["guidance"] == pytest.approx(reference_scale(c["sigma"], c["sigma_min"], c["sigma_max"], b, 0.7, 1.0,
+                                                              10.0), rel=1e-4)
+
+
+def test_section_betas_survive_a_later_relaxation_cfg(fp, fc, load_fp):
+    """Controls (betas) → RelaxationCFG: the later node's s_min/p apply, the per-section β list stays."""
+    from comfyui_inertia.nodes.relaxation_cfg import RelaxationCFG
+
+    m = controls(fc, load_fp(), section_betas="0, 0.5, 1")
+    m = RelaxationCFG.execute(model=m, beta=0.75, decay_power=0.5, s_min=2.0, s_base=0.0, guidance="auto").args[0]
+    m, calls = apply_probe(m, "test_probe_inner")
+    run(fp, m, steps=3)
+    assert len(calls) == N_SECTIONS * 3
+    for c in calls:
+        b = (0.0, 0.5, 1.0)[c["section"]["index"]]
+        assert c["guidance"] == pytest.approx(reference_scale(c["sigma"], c["sigma_min"], c["sigma_max"], b, 0.5, 2.0,
                                                               10.0), rel=1e-4)
 
 

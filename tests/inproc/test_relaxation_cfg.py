@@ -209,3 +209,39 @@ def test_preview_node_plot_and_table(comfy, load_standin):
         assert float(s) == pytest.approx(reference_scale(sigma, float(ms.sigma_min), 1.0, 0.75, 0.7, 1.0, 6.0), abs=1e-4)
     with pytest.raises(InertiaInputError, match="'sigmas'"):
         RelaxationCFGPreview.execute(sigmas=sigmas * 10, cfg=6.0, **PAPER)
+
+
+def test_second_relaxation_replaces_the_first_and_keeps_its_chain(comfy, load_standin):
+    seen = []
+
+    def earlier(args):
+        seen.append(args["cond_scale"])
+        return args["uncond"] + args["cond_scale"] * (args["cond"] - args["uncond"])
+
+    base = load_standin("wan21_t2v").clone()
+    base.set_model_sampler_cfg_function(earlier)
+    twice = relax(relax(base, beta=0.5)[0], beta=0.75)[0]
+    ksample(comfy, twice, cfg=6.0, steps=3)
+    ms = base.get_model_object("model_sampling")
+    assert len(seen) == 3  # the earlier node's function still runs, once per step
+    probe, rec = guidance_recorder(twice)
+    ksample(comfy, probe, cfg=6.0, steps=3)
+    for r in rec:  # and the last RelaxationCFG's β is the one applied
+        assert r["scale"] == pytest.approx(reference_scale(r["sigma"], float(ms.sigma_min), 1.0, 0.75, 0.7, 1.0, 6.0), rel=1e-4)
+
+
+def test_eps_model_schedule_uses_vp_noise_fraction(comfy, load_standin):
+    """An EPS/V model: σ̂ = (g(σ) − g(σ_min)) / (g(σ_max) − g(σ_min)), g(σ) = σ/√(1+σ²), while sampling."""
+    import math
+
+    from comfy_extras.nodes_model_advanced import ModelSamplingDiscrete
+    v_model = ModelSamplingDiscrete().patch(load_standin("wan21_t2v"), "v_prediction", False)[0]
+    probe, rec = guidance_recorder(relax(v_model)[0])
+    ksample(comfy, probe, cfg=6.0, steps=5, scheduler="karras")
+    ms = v_model.get_model_object("model_sampling")
+    g = lambda s: s / math.sqrt(1 + s * s)  # noqa: E731
+    lo, hi = g(float(ms.sigma_min)), g(float(ms.sigma_max))
+    assert len(rec) == 5 and rec[0]["sigma"] > 1.0  # EPS-scale sigmas, not flow's [0, 1]
+    for r in rec:
+        sh = min(1.0, max(0.0, (g(r["sigma"]) - lo) / (hi - lo)))
+        assert r["scale"] == pytest.approx(1.0 + 5.0 * (1 - 0.75 * sh ** 0.7), rel=1e-4)

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from types import SimpleNamespace
-
 import pytest
 import torch
 import torch.nn.functional as F
+from einops import rearrange
+
 from comfyui_inertia.nodes import standins
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 from comfyui_inertia.nodes.relaxation_cfg import RelaxationCFG
 from comfyui_inertia.nodes.temporal_unlearning import TemporalUnlearning
-from einops import rearrange
 
 from .helpers import model_state
 
@@ -366,8 +365,13 @@ def test_wan_extra_reference_tokens(comfy, load_standin, extra):
 
 # ============================================================================= Wan I2V / FLF
 def fake_clip_vision(seed=0, tokens=257):
+    """A real comfy.clip_vision.Output with CLIP ViT-H's shape (the encoder itself cannot be shrunk)."""
+    import comfy.clip_vision
+
     g = torch.Generator().manual_seed(seed)
-    return SimpleNamespace(penultimate_hidden_states=torch.randn(1, tokens, 1280, generator=g) * 0.1)
+    out = comfy.clip_vision.Output()
+    out["penultimate_hidden_states"] = torch.randn(1, tokens, 1280, generator=g) * 0.1
+    return out
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+
 from comfyui_inertia.nodes.pure import framepack_history as fh
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
 from comfyui_inertia.nodes.pure.errors import InertiaInputError

@@ -38,19 +38,21 @@ def test_js_and_python_curves_agree(tmp_path):
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the frontend's formula")
 def test_js_and_python_vace_read_frames_agree(tmp_path):
-    from comfyui_inertia.nodes.pure.vace_mask import latent_length, pixel_frames_read, vae_group
+    from comfyui_inertia.nodes.pure.vace_mask import latent_length, pixel_frames_read, snap_length, vae_group
 
     mod = tmp_path / "vace_math.mjs"
     shutil.copy(REPO / "js" / "vace_math.js", mod)
     lengths = list(range(1, 200))
     script = tmp_path / "run.mjs"
     script.write_text(
-        "import { latentLength, pixelFramesRead, vaeGroup } from './vace_math.mjs';\n"
+        "import { latentLength, pixelFramesRead, snapLength, vaeGroup } from './vace_math.mjs';\n"
         f"const ls = {json.dumps(lengths)};\n"
-        "console.log(JSON.stringify(ls.map(L => [latentLength(L), pixelFramesRead(L), vaeGroup(latentLength(L) - 1)])));\n")
+        "console.log(JSON.stringify(ls.map(L => [latentLength(L), pixelFramesRead(L), vaeGroup(latentLength(L) - 1), "
+        "snapLength(L)])));\n")
     res = json.loads(subprocess.run(["node", str(script)], capture_output=True, text=True, check=True).stdout)
-    for L, (t, reads, group) in zip(lengths, res):
+    for L, (t, reads, group, snapped) in zip(lengths, res):
         assert t == latent_length(L) and reads == pixel_frames_read(L), L
+        assert snapped == snap_length(L), L
         g = vae_group(t - 1, L)
         if L % 4 == 1:  # on the 4n+1 grid the last group is whole
             assert [g.start, g.stop - 1] == group, L

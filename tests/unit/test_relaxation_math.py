@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
-from comfyui_inertia.nodes.pure.relaxation import (RelaxationParams, normalized_sigma, relaxation_scale,
-                                                   schedule_table)
+from comfyui_inertia.nodes.pure.relaxation import RelaxationParams, normalized_sigma, relaxation_scale, schedule_table
 
 
 def test_pure_package_does_not_import_comfyui():

@@ -10,9 +10,10 @@ import math
 import kornia
 import pytest
 import torch
+from einops import rearrange
+
 from comfyui_inertia.nodes.pure import temporal_blur as tb
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
-from einops import rearrange
 
 
 def loop_reference(x, sigma, anchors=()):
