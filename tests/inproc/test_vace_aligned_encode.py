@@ -1,0 +1,441 @@
+"""``VACELatentAlignedEncode`` (WanVaceToVideo with the mask mapped by VAE group) against the real
+``WanVaceToVideo`` (comfy_extras.nodes_wan), in-process.
+
+* Masks uniform on every VAE group that WanVaceToVideo reads consistently: the outputs are
+  bit-equal to the stock node's (pixel streams given to the VAE, vace_frames, vace_mask, latent,
+  trim) for every length 4n+1 from 5 to 161, with a content-dependent duck VAE, and with the real
+  random Wan VAE at 16x16. Group-uniform masks it reads inconsistently differ exactly at the latent
+  frames whose read frame p(k) lies in the next group.
+* The seed's failure case (keyframes marked on single pixel frames: 0, 40, 80 at L = 81, or every
+  4 frames as in seed 000): which latent frames each node keeps, and how many kept pixel frames
+  the model receives as 0.5 gray.
+* Keyframe pixels reach the inactive stream on every frame of a kept group.
+* The Inertia builders' outputs (laid out for the stock node) through this node.
+* Sampling the tiny VACE stand-in with the node's outputs, end to end.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from comfyui_inertia.nodes import standins
+from comfyui_inertia.nodes.pure import vace_mask as vm
+from comfyui_inertia.nodes.pure.errors import InertiaInputError
+from comfyui_inertia.nodes.vace_masks import VACELatentAlignedEncode
+
+from .test_vace_masks import CASES, DuckVAE, RecordingVAE, reads, unshuffle
+
+LENGTHS = list(range(5, 162, 4))
+EPS = 1e-6  # float32 rounding of (x - 0.5) * 1 + 0.5
+
+
+class PoolVAE(DuckVAE):
+    """The existing tests' recording duck VAE, but returning a latent that depends on the pixels:
+    per latent frame, the 8x8-pooled RGB of each of its group's 4 frames (frame 0 repeated) on 12
+    of the 16 channels. Equal vace_frames then mean equal group contents."""
+
+    def encode(self, pixels):
+        self.calls.append(pixels.detach().clone())
+        T, H, W, C = pixels.shape
+        Tl = 1 + (T - 1) // 4
+        p = F.avg_pool2d(pixels[: 1 + 4 * (Tl - 1)].movedim(-1, 1).float(), 8)  # [Lg, 3, h, w]
+        grp = torch.cat([p[:1].unsqueeze(1).expand(1, 4, *p.shape[1:]), p[1:].reshape(Tl - 1, 4, *p.shape[1:])])
+        lat = grp.reshape(Tl, 4 * C, H // 8, W // 8).movedim(0, 1)
+        return torch.cat([lat, torch.zeros(16 - 4 * C, Tl, H // 8, W // 8)]).unsqueeze(0)
+
+
+def latent_of(f):
+    return 0 if f == 0 else math.ceil(f / 4)
+
+
+def group(k):
+    return [0] if k == 0 else list(range(4 * k - 3, 4 * k + 1))
+
+
+_CONDS = []
+
+
+def conds():
+    if not _CONDS:
+        _CONDS.extend([standins.wan_text_conditioning(1), standins.wan_text_conditioning(2)])
+    return _CONDS
+
+
+def run_both(make_vae, W, H, L, video=None, masks=None, reference=None, strength=1.0):
+    """(core result, core VAE, aligned result, aligned VAE) for the same inputs."""
+    from comfy_extras.nodes_wan import WanVaceToVideo
+    pos, neg = conds()
+    kw = dict(positive=pos, negative=neg, width=W, height=H, length=L, batch_size=1, strength=strength,
+              control_video=video, control_masks=masks, reference_image=reference)
+    cv, av = make_vae(), make_vae()
+    core = WanVaceToVideo.execute(vae=cv, **kw)
+    ours = VACELatentAlignedEncode.execute(vae=av, **kw)
+    return core, cv, ours, av
+
+
+def cond_values(res, which=0):
+    return res.args[which][0][1]
+
+
+def assert_same_outputs(core, ours):
+    for which in (0, 1):
+        c, o = cond_values(core, which), cond_values(ours, which)
+        assert len(o["vace_frames"]) == len(c["vace_frames"]) == 1
+        assert torch.equal(o["vace_frames"][-1], c["vace_frames"][-1])
+        assert torch.equal(o["vace_mask"][-1], c["vace_mask"][-1])
+        assert o["vace_strength"] == c["vace_strength"]
+        assert set(o) == set(c)
+    assert torch.equal(ours.args[2]["samples"], core.args[2]["samples"])
+    assert ours.args[3] == core.args[3]
+
+
+def latent_kept(res):
+    """Per latent frame (reference frames dropped): True where vace_mask keeps every pixel."""
+    m = cond_values(res)["vace_mask"][-1][0, :, res.args[3]:]
+    return (m.amax(dim=(0, 2, 3)) == 0).tolist()
+
+
+def code(res):
+    """0 kept, 1 generated, m mixed, per latent frame, read from the vace_mask in the conditioning."""
+    m = cond_values(res)["vace_mask"][-1][0, :, res.args[3]:]
+    hi, lo = m.amax(dim=(0, 2, 3)).tolist(), m.amin(dim=(0, 2, 3)).tolist()
+    return "".join("1" if mn >= 0.5 else "0" if mx < 0.5 else "m" for mx, mn in zip(hi, lo))
+
+
+def group_uniform_masks(L, H, W, gen, consistent, soft=False):
+    """Per-latent random masks M [T,H,W] spread over each VAE group; ``consistent`` also makes
+    M[k] equal to the mask of the group WanVaceToVideo reads for latent k."""
+    T = vm.latent_length(L)
+    if soft:
+        M = torch.randint(0, 5, (T, H, W), generator=gen).float() / 4
+    else:
+        M = (torch.rand(T, H, W, generator=gen) > 0.5).float()
+    M[torch.randint(0, T, (2,), generator=gen)] = torch.tensor([0.0, 1.0]).view(2, 1, 1)  # whole kept/generated latents
+    if consistent:
+        own = [latent_of(p) for p in reads(L)]
+        for k in reversed(range(T)):
+            if own[k] != k:
+                M[k] = M[own[k]]
+    return M, M[[latent_of(f) for f in range(L)]]
+
+
+def rand_video(L, H, W, seed):
+    return torch.rand(L, H, W, 3, generator=torch.Generator().manual_seed(seed)) * 0.8 + 0.1
+
+
+# ------------------------------------------------------------------------------- (1) equals core
+
+def test_schema_is_wan_vace_to_videos(comfy):
+    from comfy_extras.nodes_wan import WanVaceToVideo
+
+    def spec(s):
+        ins = [(i.id, i.get_io_type(), i.optional, getattr(i, "default", None), getattr(i, "min", None),
+                getattr(i, "max", None), getattr(i, "step", None)) for i in s.inputs]
+        return ins, [(o.display_name, o.get_io_type()) for o in s.outputs]
+
+    ours, core = VACELatentAlignedEncode.GET_SCHEMA(), WanVaceToVideo.GET_SCHEMA()
+    assert spec(ours) == spec(core)
+    assert comfy.NODE_CLASS_MAPPINGS["VACELatentAlignedEncode"] is VACELatentAlignedEncode
+    assert ours.display_name == "WanVaceToVideo (latent-aligned)" and ours.category == "Inertia/VACE"
+    assert ours.description and all(i.tooltip for i in ours.inputs) and all(o.tooltip for o in ours.outputs)
+
+
+def test_group_uniform_consistent_masks_equal_core_every_length(comfy):
+    """Random group-uniform masks (binary and soft) that WanVaceToVideo reads consistently: bit-equal
+    streams, vace_frames, vace_mask, latent and trim, with resizing, padding and a reference."""
+    gen = torch.Generator().manual_seed(0)
+    for n, L in enumerate([1] + LENGTHS):
+        M, masks = group_uniform_masks(L, 16, 16, gen, consistent=True, soft=n % 2 == 1)
+        # every other length: controls at 32x32 (resized by common_upscale), video 3 frames short (gray pad)
+        if n % 2:
+            masks = masks.repeat_interleave(2, 1).repeat_interleave(2, 2)
+            video = rand_video(max(1, L - 3), 32, 32, L)
+        else:
+            video = rand_video(L, 16, 16, L)
+        ref = rand_video(1, 24, 16, 1) if n % 3 == 0 else None
+        core, cv, ours, av = run_both(PoolVAE, 16, 16, L, video, masks, ref)
+        assert len(av.calls) == len(cv.calls) == (3 if ref is not None else 2)
+        for a, c in zip(av.calls, cv.calls):  # reference, inactive, reactive pixels given to the VAE
+            assert torch.equal(a, c), f"L={L}: encoded pixels differ"
+        assert_same_outputs(core, ours)
+        assert code(ours) == vm.latent_code(M)  # the 2x downscale of 2x-repeated masks is exact
+    # no control at all: everything generated, as the stock node
+    core, _, ours, _ = run_both(PoolVAE, 16, 16, 9)
+    assert_same_outputs(core, ours)
+    assert code(ours) == "111"
+
+
+def test_group_uniform_masks_differ_exactly_where_core_reads_the_next_group(comfy):
+    """Group-uniform masks in general: the pixel streams are still bit-equal to the stock node's; the
+    latent mask row k equals core's unless p(k) lies in group k+1 and M[k+1] != M[k]."""
+    gen = torch.Generator().manual_seed(1)
+    differing = 0
+    for L in LENGTHS:
+        M, masks = group_uniform_masks(L, 16, 16, gen, consistent=False)
+        core, cv, ours, av = run_both(PoolVAE, 16, 16, L, rand_video(L, 16, 16, L), masks)
+        for a, c in zip(av.calls, cv.calls):
+            assert torch.equal(a, c)
+        assert torch.equal(cond_values(ours)["vace_mask"][-1], unshuffle(M))
+        cm, om = cond_values(core)["vace_mask"][-1][0], cond_values(ours)["vace_mask"][-1][0]
+        for k, p in enumerate(reads(L)):
+            same = torch.equal(cm[:, k], om[:, k])
+            assert same == torch.equal(M[k], M[latent_of(p)]), f"L={L} k={k}"
+            differing += not same
+    assert differing > 0
+
+
+def test_real_vae_equals_core(comfy, wan_vae):
+    """Real random Wan VAE, 16x16, L = 9: a consistent group-uniform mask (latents 0-1 keep the left
+    half, latent 2 generates) with a reference image; vace_frames / vace_mask / latent are bit-equal."""
+    L = 9
+    masks = torch.ones(L, 16, 16)
+    masks[:5, :, :8] = 0
+    video = rand_video(L, 16, 16, 3)
+    core, cv, ours, av = run_both(lambda: RecordingVAE(wan_vae), 16, 16, L, video, masks, rand_video(1, 16, 16, 4))
+    assert_same_outputs(core, ours)
+    assert tuple(cond_values(ours)["vace_frames"][-1].shape) == (1, 32, 4, 2, 2)
+    assert bool(torch.isfinite(cond_values(ours)["vace_frames"][-1]).all())
+    assert code(ours) == "mm1" and ours.args[3] == 1
+
+
+# ------------------------------------------------------------------------------- builders' outputs
+
+def test_builder_outputs(comfy):
+    """The builders lay masks out for the stock node. Where such a mask is uniform on every VAE group,
+    this node's outputs equal the stock node's; where it is not (the builder's p(k) marks), this node
+    keeps the intent plus, at most, latent frames the gray warning names (kept from 0.5 gray)."""
+    uniform = marked = over = 0
+    for mode, make in CASES.items():
+        for L in LENGTHS[::4] + [81]:
+            case = make(L)
+            video, masks, W, H, Lout = case.out.args
+            core, cv, ours, av = run_both(PoolVAE, W, H, Lout, video, masks)
+            grouped = torch.stack([masks[group(k)].amax(0) - masks[group(k)].amin(0) for k in range(len(reads(L)))])
+            if bool((grouped == 0).all()):
+                uniform += 1
+                assert_same_outputs(core, ours)
+                continue
+            marked += 1
+            ours_m, want = cond_values(ours)["vace_mask"][-1][0], unshuffle(case.lat)[0]
+            assert bool((ours_m <= want).all()), f"{mode} L={L}: a kept pixel of the intent is generated"
+            extra = [k for k in range(want.shape[1]) if not torch.equal(ours_m[:, k], want[:, k])]
+            gray = vm.gray_kept(vm.hold_known(video, masks), vm.group_min_masks(masks))
+            text = ours.ui.as_dict()["text"][0]
+            for k in extra:  # every latent frame kept beyond the intent is kept from gray, and flagged
+                assert gray[k] > 0 and "WARNING: latent frame(s)" in text, f"{mode} L={L}: extra keep at {k}"
+            if extra:
+                over += 1
+    assert uniform and marked
+    print(f"\nbuilder outputs: {uniform} group-uniform (bit-equal to WanVaceToVideo), {marked} with p(k) marks, "
+          f"{over} of which keep extra (gray) latent frames here")
+
+
+def test_builder_intent_laid_out_by_group_is_exact_without_the_trade(comfy):
+    """The builders' intended latent masks spread over whole VAE groups (no p(k) marks) and their
+    control videos: this node gives exactly the intended latent mask, and every known pixel reaches
+    the inactive stream, including the frames the stock layout must send through the reactive one."""
+    traded = 0
+    for mode, make in CASES.items():
+        for L in LENGTHS[::4] + [81]:
+            case = make(L)
+            video, _, W, H, _ = case.out.args
+            vae = DuckVAE()
+            ours = VACELatentAlignedEncode.execute(*conds(), vae, W, H, L, 1, 1.0, control_video=video,
+                                                   control_masks=vm.frame_group_masks(case.lat, L))
+            assert torch.equal(cond_values(ours)["vace_mask"][-1], unshuffle(case.lat)), f"{mode} L={L}"
+            inactive, reactive = vae.calls
+            for f, (px, keep) in case.known.items():
+                assert float((inactive[f] - px).abs()[keep].max()) <= EPS, f"{mode} L={L} frame {f}"
+                assert bool((reactive[f][keep] == 0.5).all())
+            gen = case.lat[[latent_of(f) for f in range(L)]] > 0.5
+            assert bool(((inactive - 0.5).abs()[gen] <= EPS).all())
+            traded += len(vm.read_conflicts(case.lat, L))
+    assert traded > 0
+    print(f"\nframes whose known pixels the stock layout sends through the reactive stream: {traded}; here: 0")
+
+
+# ------------------------------------------------------------------------------- (2) the seed's failure case
+
+def keyframe_video(L, frames, H=16, W=16, seed=0):
+    """Keyframes marked on single pixel frames only (mask 0 there, 1 elsewhere; gray elsewhere)."""
+    masks = torch.ones(L, H, W)
+    video = torch.full((L, H, W, 3), 0.5)
+    imgs = rand_video(len(frames), H, W, seed)
+    for i, f in enumerate(frames):
+        masks[f] = 0
+        video[f] = imgs[i]
+    return video, masks, imgs
+
+
+def gray_kept_frames(res, vae):
+    """Pixel frames of fully kept latent frames whose inactive stream is all 0.5 gray: what the model is
+    told to keep is nothing (the seed's degradation)."""
+    inactive = vae.calls[-2]
+    out = []
+    for k, kept in enumerate(latent_kept(res)):
+        if kept:
+            out += [f for f in group(k) if float((inactive[f] - 0.5).abs().max()) <= EPS]
+    return out
+
+
+def test_seed_failure_case_l81(comfy, capsys):
+    L = 81
+    rows = []
+    for name, frames in (("keyframes 0, 40, 80", [0, 40, 80]), ("keyframes every 4 frames", list(range(0, 81, 4)))):
+        video, masks, _ = keyframe_video(L, frames)
+        core, cv, ours, av = run_both(DuckVAE, 16, 16, L, video, masks)
+        want = sorted({latent_of(f) for f in frames})
+        kept_core = [k for k, v in enumerate(latent_kept(core)) if v]
+        kept_ours = [k for k, v in enumerate(latent_kept(ours)) if v]
+        assert kept_ours == want
+        gc, go = gray_kept_frames(core, cv), gray_kept_frames(ours, av)
+        assert go == []
+        text = ours.ui.as_dict()["text"][0]
+        rows.append((name, code(core), code(ours), kept_core, kept_ours, gc))
+        if frames == [0, 40, 80]:
+            assert code(core) == "1" * 10 + "0" + "1" * 10  # frames 0 and 80 ignored
+            assert code(ours) == "0" + "1" * 9 + "0" + "1" * 9 + "0"
+            assert gc == [37, 38, 39]  # latent 10 kept, 3 of its 4 frames gray
+            assert "differs at latent frame(s) 0, 20" in text and "held: pixel frame(s) 37-39, 77-79" in text
+        else:
+            assert code(core) == "1" * 7 + "0" * 7 + "1" * 7  # kept only where p(k) = 4k: frames 25-52
+            assert code(ours) == "0" * 21
+            assert gc == [f for k in range(7, 14) for f in group(k)[:3]]  # 21 kept frames are gray
+            assert "differs at latent frame(s) 0-6, 14-20" in text
+        assert "WARNING" not in text
+    with capsys.disabled():
+        print("\nseed failure case, L=81 (latent mask: 0 kept, 1 generated):")
+        for name, c, o, kc, ko, gc in rows:
+            print(f"  {name}\n    WanVaceToVideo : {c}  kept {kc}; kept-but-gray pixel frames {len(gc)}: {gc}"
+                  f"\n    latent-aligned : {o}  kept {ko}; kept-but-gray pixel frames 0")
+
+
+def test_single_frame_keyframes_every_length(comfy):
+    """Keyframes marked only on frames 0, L//2 and L-1: the stock node never keeps latent 0 or the last
+    one (it reads frames 1 and L-2); this node keeps exactly the groups holding the keyframes."""
+    for L in LENGTHS:
+        T = vm.latent_length(L)
+        frames = sorted({0, L // 2, L - 1})
+        video, masks, _ = keyframe_video(L, frames)
+        core, _, ours, _ = run_both(DuckVAE, 16, 16, L, video, masks)
+        kc, ko = latent_kept(core), latent_kept(ours)
+        assert not kc[0] and not kc[T - 1], f"L={L}"
+        assert [k for k in range(T) if ko[k]] == sorted({latent_of(f) for f in frames}), f"L={L}"
+
+
+# ------------------------------------------------------------------------------- (3) inactive stream
+
+def test_keyframe_pixels_reach_the_inactive_stream_on_every_frame_of_a_kept_group(comfy):
+    for L, frames in ((81, [0, 40, 80]), (81, list(range(0, 81, 4))), (33, [2, 17, 31]), (161, [0, 63, 101, 160])):
+        video, masks, imgs = keyframe_video(L, frames, seed=L)
+        vae = DuckVAE()
+        ours = VACELatentAlignedEncode.execute(*conds(), vae, 16, 16, L, 1, 1.0, control_video=video,
+                                               control_masks=masks)
+        inactive, reactive = vae.calls
+        key_of = {latent_of(f): i for i, f in enumerate(frames)}
+        kept = latent_kept(ours)
+        for k in range(vm.latent_length(L)):
+            for f in group(k):
+                if k in key_of:
+                    assert kept[k]
+                    assert float((inactive[f] - imgs[key_of[k]]).abs().max()) <= EPS, f"L={L} frame {f}"
+                    assert bool((reactive[f] == 0.5).all())
+                else:
+                    assert not kept[k] and bool((inactive[f] == 0.5).all())
+                    assert torch.equal(reactive[f], video[f])
+
+
+def test_partial_keyframes_hold_per_pixel_nearest_frame():
+    """hold_known: per pixel, the nearest known frame of the group; ties go to the earlier frame."""
+    L = 9
+    video = torch.arange(L, dtype=torch.float32).view(L, 1, 1, 1).expand(L, 2, 2, 3).clone() / 10
+    masks = torch.ones(L, 2, 2)
+    masks[6, 0, :] = 0   # group 2 = frames 5..8: top row known on frame 6
+    masks[8, 1, :] = 0   # bottom row known on frame 8
+    masks[2, :, :] = 0   # group 1 = frames 1..4: known on frames 2 and 4 -> frame 3 is a tie
+    masks[4, :, :] = 0
+    held = vm.hold_known(video, masks)
+    src = (held[..., 0] * 10).round().long()
+    assert src[5:9, 0, 0].tolist() == [6, 6, 6, 6] and src[5:9, 1, 0].tolist() == [8, 8, 8, 8]
+    assert src[1:5, 0, 0].tolist() == [2, 2, 2, 4]  # frame 3: 2 and 4 are equally near, the earlier wins
+    assert src[0].unique().tolist() == [0]
+    gm = vm.group_min_masks(masks)
+    assert gm.flatten(1).amax(1).tolist() == [1.0, 0.0, 0.0]
+    assert vm.hold_known(video, torch.ones(L, 2, 2)) is video  # nothing known: untouched, no copy
+    # frames past 1+4(T-1) (dropped by the VAE) are ignored
+    assert torch.equal(vm.group_min_masks(torch.cat([masks, torch.zeros(2, 2, 2)])), gm)
+
+
+def test_unshuffle_is_wan_vace_to_videos_layout():
+    m = torch.rand(3, 16, 24)
+    assert torch.equal(vm.unshuffle_mask(m).unsqueeze(0), unshuffle(m))
+    with pytest.raises(InertiaInputError):
+        vm.unshuffle_mask(torch.rand(2, 12, 16))
+
+
+# ------------------------------------------------------------------------------- node behaviour
+
+def test_appends_and_leaves_inputs_alone(comfy):
+    pos, neg = conds()
+    before = [dict(c[1]) for c in pos]
+    video, masks, _ = keyframe_video(9, [0, 8])
+    o1 = VACELatentAlignedEncode.execute(pos, neg, DuckVAE(), 16, 16, 9, 2, 0.7, control_video=video,
+                                         control_masks=masks)
+    o2 = VACELatentAlignedEncode.execute(o1.args[0], o1.args[1], DuckVAE(), 16, 16, 9, 2, 0.5)
+    assert [dict(c[1]) for c in pos] == before and "vace_frames" not in pos[0][1]
+    c = o2.args[0][0][1]
+    assert len(c["vace_frames"]) == len(c["vace_mask"]) == 2 and c["vace_strength"] == [0.7, 0.5]
+    assert tuple(o2.args[2]["samples"].shape) == (2, 16, 3, 2, 2)
+
+
+@pytest.mark.parametrize("kw,name", [
+    (dict(width=20), "width"),
+    (dict(height=12), "height"),
+    (dict(control_masks=torch.zeros(0, 16, 16)), "control_masks"),
+    (dict(control_video=torch.zeros(0, 16, 16, 3)), "control_video"),
+])
+def test_bad_input_errors_name_the_input(comfy, kw, name):
+    args = dict(positive=conds()[0], negative=conds()[1], vae=DuckVAE(), width=16, height=16, length=9,
+                batch_size=1, strength=1.0)
+    args.update(kw)
+    with pytest.raises(InertiaInputError) as e:
+        VACELatentAlignedEncode.execute(**args)
+    assert e.value.name == name and "Fix:" in str(e.value)
+
+
+# ------------------------------------------------------------------------------- (4) end to end
+
+def test_sample_tiny_vace_with_aligned_outputs(comfy, load_standin, wan_vae):
+    """Keyframes on single frames 0 and 8 (L = 9, 16x16) + reference → VACELatentAlignedEncode (real VAE)
+    → KSampler on the tiny VACE stand-in (2 steps) → TrimVideoLatent. An APPLY_MODEL probe checks the
+    model received this node's mask (latents 0 and 2 kept, which the stock node would generate)."""
+    from comfy.patcher_extension import WrappersMP
+    from comfy_extras.nodes_wan import TrimVideoLatent
+
+    video, masks, _ = keyframe_video(9, [0, 8], seed=5)
+    pos, neg, latent, trim = VACELatentAlignedEncode.execute(*conds(), wan_vae, 16, 16, 9, 1, 1.0, control_video=video,
+                                                             control_masks=masks,
+                                                             reference_image=rand_video(1, 16, 16, 6)).args
+    assert trim == 1 and tuple(latent["samples"].shape) == (1, 16, 4, 2, 2)
+    model = load_standin("wan21_vace").clone()
+    seen = []
+
+    def probe(executor, x, t, *args, **kwargs):
+        seen.append(kwargs["vace_context"].detach().clone())
+        return executor(x, t, *args, **kwargs)
+
+    model.add_wrapper_with_key(WrappersMP.APPLY_MODEL, "test_probe", probe)
+    samples = comfy.common_ksampler(model, 0, 2, 3.0, "euler", "simple", pos, neg, latent)[0]
+    out = TrimVideoLatent.execute(samples, trim).args[0]["samples"]
+    assert tuple(out.shape) == (1, 16, 3, 2, 2) and bool(torch.isfinite(out).all())
+    assert len(seen) == 2
+    ctx = seen[0]  # [B, 1, 96, 1+3, 2, 2]: channels 32..95 the mask; frame 0 the reference
+    want = torch.ones(3, 16, 16)
+    want[0] = 0
+    want[2] = 0
+    assert torch.equal(ctx[0, 0, 32:, 1:].float(), unshuffle(want)[0])
+    assert bool((ctx[0, 0, 32:, 0] == 0).all())
