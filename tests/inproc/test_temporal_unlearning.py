@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+
 import pytest
 import torch
 import torch.nn.functional as F
