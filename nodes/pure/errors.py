@@ -34,3 +34,17 @@ def require_range(name: str, value: float, lo: float | None, hi: float | None, f
         span = f"{'(' if lo_open else '['}{lo_txt}, {hi_txt}]"
         raise InertiaInputError(name, value, fix or f"choose a value in {span}", f"is outside {span}")
     return v
+
+
+def require_window(start_name: str, start: float, end_name: str, end: float) -> tuple[float, float]:
+    """A schedule window as fractions, ``0 ≤ start ≤ end ≤ 1``; return ``(start, end)`` as floats.
+
+    Raises:
+        InertiaInputError: a bound not finite or outside [0, 1], or ``start > end``.
+    """
+    s = require_range(start_name, start, 0.0, 1.0)
+    e = require_range(end_name, end, 0.0, 1.0)
+    if s > e:
+        raise InertiaInputError(start_name, start, f"make {start_name} ≤ {end_name} ({end!r})",
+                                f"is after {end_name} = {end!r}, so the window is reversed")
+    return s, e

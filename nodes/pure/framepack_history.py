@@ -92,7 +92,8 @@ from typing import Sequence
 import torch
 from einops import rearrange
 
-from .errors import InertiaInputError, require_finite, require_range
+from .errors import InertiaInputError, require_finite, require_window
+from .lowpass import gaussian, gaussian_kernel_size
 
 #: Packed prefix groups in token order: (name, latent kwarg, RoPE index kwarg, kernel).
 GROUPS = (("4x", "clean_latents_4x", "clean_latent_4x_indices", 4),
@@ -103,7 +104,6 @@ START, HISTORY, END = "start", "history", "end"
 ROLES = (START, HISTORY, END)
 DECAY_MODES = ("v_scale", "logit_bias")
 #: Kernel truncation of the low-pass, in σ.
-TRUNCATE = 3.0
 #: Gaussian σ (pixels) applied to frames before the meter differences them.
 METER_BLUR_SIGMA = 1.0
 #: Standard deviation (RGB units) below which a region counts as flat (no structure to correlate).
@@ -130,14 +130,8 @@ def check_age_slope(name: str, value) -> float:
 
 
 def check_window(start_percent, end_percent, name: str = "decay") -> tuple[float, float]:
-    """A σ window as schedule fractions, ``0 ≤ start ≤ end ≤ 1``."""
-    s = require_range(f"{name}_start_percent", start_percent, 0.0, 1.0)
-    e = require_range(f"{name}_end_percent", end_percent, 0.0, 1.0)
-    if s > e:
-        raise InertiaInputError(f"{name}_start_percent", start_percent,
-                                f"make {name}_start_percent ≤ {name}_end_percent ({end_percent!r})",
-                                f"is after {name}_end_percent, so the window is empty")
-    return s, e
+    """A σ window as schedule fractions, ``0 ≤ start ≤ end ≤ 1``. Raises :class:`InertiaInputError`."""
+    return require_window(f"{name}_start_percent", start_percent, f"{name}_end_percent", end_percent)
 
 
 # ------------------------------------------------------------------------------------------ ages
@@ -270,13 +264,6 @@ def prefix_decay_weights(segments: Sequence[Segment], strength: float, alpha: fl
 
 # ------------------------------------------------------------------------------------------ low-pass
 
-def kernel_size(sigma: float, h: int, w: int) -> int:
-    """Odd ``2·⌈3σ⌉ + 1``, capped at ``2·min(H, W) − 1`` so the reflect border fits."""
-    k = 2 * math.ceil(TRUNCATE * sigma) + 1
-    cap = 2 * min(h, w) - 1
-    return max(1, min(k, cap if cap % 2 == 1 else cap - 1))
-
-
 def blur_frames_by_sigma(latent: torch.Tensor, sigmas: Sequence[float]) -> torch.Tensor:
     """Spatial Gaussian blur of each frame of ``latent`` ``[B, C, n, H, W]`` with its own σ (latent cells).
 
@@ -293,7 +280,7 @@ def blur_frames_by_sigma(latent: torch.Tensor, sigmas: Sequence[float]) -> torch
     if not sel:
         return latent
     b, h, w = latent.shape[0], latent.shape[-2], latent.shape[-1]
-    k = kernel_size(max(sig[j] for j in sel), h, w)
+    k = gaussian_kernel_size(max(sig[j] for j in sel), h, w)
     if k == 1:
         return latent
     frames = rearrange(latent[:, :, sel].float(), "b c m h w -> (b m) c h w")
@@ -410,15 +397,6 @@ def check_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
     return images
 
 
-def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    import kornia
-
-    k = kernel_size(sigma, x.shape[-2], x.shape[-1])
-    if sigma <= 0 or k == 1:
-        return x
-    return kornia.filters.gaussian_blur2d(x, (k, k), (sigma, sigma), border_type="reflect")
-
-
 def _rgb(images: torch.Tensor) -> torch.Tensor:
     x = images[..., :3].float() if images.shape[-1] >= 3 else images[..., :1].float().expand(*images.shape[:-1], 3)
     return rearrange(x, "t h w c -> t c h w")
@@ -438,7 +416,7 @@ def motion_series(images: torch.Tensor, threshold: float = 0.04,
 
     check_images(images)
     thr = check_strength("motion_threshold", threshold, "enter a luminance difference ≥ 0, e.g. 0.04 (≈ 10/255)")
-    y = _blur(luminance(images), blur_sigma)                                  # [T, 1, H, W]
+    y = gaussian(luminance(images), blur_sigma)                                # [T, 1, H, W]
     dy = y[1:] - y[:-1]
     grad = kornia.filters.spatial_gradient((y[1:] + y[:-1]) / 2, mode="sobel", normalized=True)  # [T-1,1,2,H,W]
     g2 = (grad ** 2).sum(dim=2)                                               # [T-1, 1, H, W]
@@ -495,7 +473,7 @@ def region_series(images: torch.Tensor, region: torch.Tensor,
     ``remaining`` is NaN for every frame when the region is flat in frame 0 (std < :data:`FLAT_STD`).
     """
     rgb = _rgb(images)
-    x = _blur(rgb, blur_sigma) - _blur(rgb, region_low_sigma(region))       # [T, 3, H, W] detail band
+    x = gaussian(rgb, blur_sigma) - gaussian(rgb, region_low_sigma(region))     # [T, 3, H, W] detail band
     r = region.to(x.device)
     vals = x[:, :, r].double()                                                # [T, 3, P]
     centred = vals - vals.mean(dim=2, keepdim=True)

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from .errors import InertiaInputError, require_finite, require_range
+from .errors import InertiaInputError, require_finite, require_range, require_window
 
 FILTERS = ("down_up", "gaussian")
 SCHEDULES = ("interval", "linear", "exponential")
@@ -76,12 +76,7 @@ def check_blur_sigma(sigma: float, name: str = "blur_sigma") -> float:
 
 def check_window(start: float, end: float) -> tuple[float, float]:
     """0 ≤ start ≤ end ≤ 1 (fractions of the schedule). Raises :class:`InertiaInputError`."""
-    s = require_range("window_start", start, 0.0, 1.0)
-    e = require_range("window_end", end, 0.0, 1.0)
-    if s > e:
-        raise InertiaInputError("window_start", start, f"set window_start ≤ window_end ({end:g})",
-                                f"is after window_end = {end!r}, so the window is reversed")
-    return s, e
+    return require_window("window_start", start, "window_end", end)
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,11 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+import kornia
 import torch
 from einops import rearrange
 
-from .errors import InertiaInputError, require_finite
+from .errors import InertiaInputError, require_finite, require_window
 
 #: Boundary rule at the ends of the sequence and of each run between anchor frames.
 BOUNDARY = "replicate"
@@ -68,9 +69,7 @@ def gaussian_taps(sigma: float, truncate: float = TRUNCATE) -> torch.Tensor:
     if s == 0:
         return torch.ones(1, dtype=torch.float64)
     r = max(1, math.ceil(truncate * s))
-    j = torch.arange(-r, r + 1, dtype=torch.float64)
-    w = torch.exp(-(j * j) / (2.0 * s * s))
-    return w / w.sum()
+    return kornia.filters.get_gaussian_kernel1d(2 * r + 1, s, dtype=torch.float64)[0]
 
 
 def check_sigma_blur(sigma) -> float:
@@ -342,12 +341,4 @@ def check_window(start_percent: float, end_percent: float) -> tuple[float, float
     Raises:
         InertiaInputError: a bound outside [0, 1] or not finite, or start > end.
     """
-    from .errors import require_range
-
-    s = require_range("start_percent", start_percent, 0.0, 1.0)
-    e = require_range("end_percent", end_percent, 0.0, 1.0)
-    if s > e:
-        raise InertiaInputError("start_percent", start_percent,
-                                f"make start_percent ≤ end_percent ({end_percent!r})",
-                                "is after end_percent, so the window is empty")
-    return s, e
+    return require_window("start_percent", start_percent, "end_percent", end_percent)
