@@ -190,6 +190,7 @@ class ALGRun:
         self._slots: dict = {}                       # id(cond) -> (cond, slots)
         self._x_cache = None                         # (kappa, source frame, filtered frame)
         self._sample_sigmas = None                   # (tensor, list)
+        self._progress: dict = {}                    # σ -> schedule fraction (linear/exponential by σ)
         self.checked = False
         self.filter_computations = 0
         self.calls = 0
@@ -221,7 +222,9 @@ class ALGRun:
             elif p.schedule == "interval":
                 k = 1.0
             else:
-                prog = sigma_to_percent(s, self.model_sampling.percent_to_sigma)
+                prog = self._progress.get(s)
+                if prog is None:  # bisection: once per distinct σ of the run (cond/uncond and solver stages reuse it)
+                    prog = self._progress[s] = sigma_to_percent(s, self.model_sampling.percent_to_sigma)
                 prog = min(max(prog, p.window_start), p.window_end)
                 k = strength(prog, p.schedule, p.window_start, p.window_end, p.decay_rate)
         r, bs = p.at(k)

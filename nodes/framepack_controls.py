@@ -244,7 +244,13 @@ def make_apply_model_wrapper(state: _State):
                     continue
                 sig = fh.group_lowpass_sigmas(kwargs, name, s.lowpass_sigma, s.lowpass_age_slope, s.include_1x,
                                               s.include_anchors, roles)
-                kwargs[lat_key] = fh.blur_frames_by_sigma(kwargs[lat_key], sig)
+                src = kwargs[lat_key]
+                # the history is constant within a section (one run): blur once, reuse while the input is equal
+                key, cache = ("lowpass", lat_key, tuple(sig), tuple(src.shape), src.dtype, src.device), state.cache()
+                hit = cache.get(key)
+                if hit is None or not torch.equal(hit[0], src):
+                    hit = cache[key] = (src, fh.blur_frames_by_sigma(src, sig))
+                kwargs[lat_key] = hit[1]
         return executor(x, t, c_concat, c_crossattn, control, to, **kwargs)
 
     return framepack_history_call

@@ -18,6 +18,7 @@ the schedule is a function of σ, never of the step index).
 from __future__ import annotations
 
 import logging
+import weakref
 
 import comfy.patcher_extension
 import torch
@@ -42,11 +43,22 @@ KEY = "inertia_relaxation_cfg"
 GUIDANCE_MODES = ("auto", "cfg", "embedded")
 
 
+_RANGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _sampling_range(ms) -> tuple[float, float, str]:
+    """``(sigma_min, sigma_max, parameterization)`` of a live model_sampling, read once per object
+    (shift patches replace the object, e.g. ModelSamplingSD3, so a new object is read anew)."""
+    hit = _RANGES.get(ms)
+    if hit is None:
+        hit = _RANGES[ms] = (float(ms.sigma_min), float(ms.sigma_max), sampling_parameterization(ms))
+    return hit
+
+
 def _scales(params: RelaxationParams, sigma: torch.Tensor, model, s_base) -> torch.Tensor:
     """s(σ) per batch entry, ``[B]`` float32, using the model's live model_sampling."""
-    ms = model.model_sampling
-    sigma_hat = normalized_sigma(sigma.detach().float().cpu(), float(ms.sigma_min), float(ms.sigma_max),
-                                 sampling_parameterization(ms))
+    lo, hi, kind = _sampling_range(model.model_sampling)
+    sigma_hat = normalized_sigma(sigma.detach().float().cpu(), lo, hi, kind)
     return relaxation_scale(sigma_hat.flatten(), s_base, params)
 
 
