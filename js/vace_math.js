@@ -27,3 +27,17 @@ export function pixelFramesRead(length, latentFrames = latentLength(length)) {
 export function vaeGroup(k) {
   return k === 0 ? [0, 0] : [4 * k - 3, 4 * k];
 }
+
+// The builders' mask layouts (vace_mask.MASK_LAYOUTS): for the stock WanVaceToVideo, or whole VAE groups for
+// the "WanVaceToVideo (latent-aligned)" node.
+export const STOCK_LAYOUT = "for WanVaceToVideo";
+export const ALIGNED_LAYOUT = "latent-aligned";
+
+// Per latent frame, [first, last] pixel frame its mask comes from (vace_mask.latent_sources):
+// [p(k), p(k)] for the stock node, the VAE group for the latent-aligned one.
+export function latentSources(length, layout = STOCK_LAYOUT) {
+  if (layout === ALIGNED_LAYOUT) {
+    return Array.from({ length: latentLength(length) }, (_, k) => vaeGroup(k));
+  }
+  return pixelFramesRead(length).map((p) => [p, p]);
+}

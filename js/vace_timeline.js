@@ -1,8 +1,9 @@
 // VACE latent-mask timeline inside the builder nodes: the pixel frames (grouped as the Wan VAE groups
 // them), the latent frames, and a line from the pixel frame each latent frame's mask is read from.
 // Live from the `length` widget where the node has one; after a run the latent frames are coloured from
-// the backend's result (kept / generated / mixed) and misread frames are marked red.
-import { latentLength, pixelFramesRead, snapLength, vaeGroup } from "./vace_math.js";
+// the backend's result (kept / generated / mixed) and misread frames are marked red. With mask_layout
+// "latent-aligned" each latent frame reads its whole VAE group: a bracket under the group replaces the line.
+import { ALIGNED_LAYOUT, STOCK_LAYOUT, latentLength, latentSources, snapLength, vaeGroup } from "./vace_math.js";
 
 const { app } = window.comfyAPI.app;
 const { api } = window.comfyAPI.api;
@@ -30,7 +31,10 @@ function draw(node, canvas, info) {
     return;
   }
   const T = latentLength(L);
-  const reads = state.reads || pixelFramesRead(L);
+  const layoutWidget = node.widgets?.find((w) => w.name === "mask_layout");
+  const layout = state.layout || layoutWidget?.value || STOCK_LAYOUT;
+  const aligned = layout === ALIGNED_LAYOUT;
+  const reads = state.reads || latentSources(L, layout).map(([a, b]) => (aligned ? [a, b] : a));
   const code = state.latent || "?".repeat(T);
   const conflicts = new Set(state.conflicts || []);
   const pad = 6, pw = W - 2 * pad;
@@ -48,12 +52,22 @@ function draw(node, canvas, info) {
     ctx.fillStyle = "#e0524a";
     ctx.fillRect(px(p) - 1, yPix, 2, 12);
   }
-  // read lines
+  // read lines (stock: from p(k)) or group brackets (latent-aligned: frames 4k-3..4k)
   ctx.strokeStyle = "#8a8fa8";
   ctx.lineWidth = 1;
-  reads.forEach((p, k) => {
+  reads.forEach((r, k) => {
     ctx.beginPath();
-    ctx.moveTo(px(p), yPix + 12);
+    if (aligned) {
+      const [a, b] = Array.isArray(r) ? r : vaeGroup(k);
+      const xa = px(a) - 0.3 * (pw / L), xb = px(Math.min(b, L - 1)) + 0.3 * (pw / L), yb = yPix + 17;
+      ctx.moveTo(xa, yPix + 13);
+      ctx.lineTo(xa, yb);
+      ctx.lineTo(xb, yb);
+      ctx.lineTo(xb, yPix + 13);
+      ctx.moveTo((xa + xb) / 2, yb);
+    } else {
+      ctx.moveTo(px(r), yPix + 12);
+    }
     ctx.lineTo(lx(k), yLat);
     ctx.stroke();
   });
@@ -70,8 +84,9 @@ function draw(node, canvas, info) {
   const known = [...code].filter((c) => c === "0").length;
   info.textContent = state.latent
     ? `latent mask ${code}  (green kept ${known}, gray generated, amber mixed${conflicts.size ? ", red: misread frames" : ""})`
-    : `each latent frame reads its mask from the pixel frame its line starts at`;
-  canvas.dataset.timeline = JSON.stringify({ L, T, reads, code });
+    : aligned ? `latent-aligned: each latent frame takes its mask from its whole VAE group (bracket)`
+      : `each latent frame reads its mask from the pixel frame its line starts at`;
+  canvas.dataset.timeline = JSON.stringify({ L, T, reads, code, layout });
 }
 
 app.registerExtension({
@@ -108,12 +123,11 @@ app.registerExtension({
         pending = true;
         requestAnimationFrame(() => { pending = false; draw(this, canvas, info); });
       };
-      const w = this.widgets?.find((w) => w.name === "length");
-      if (w) {
+      for (const w of this.widgets?.filter((w) => w.name === "length" || w.name === "mask_layout") || []) {
         const cb = w.callback;
         w.callback = (...args) => {
           const r = cb?.apply(w, args);
-          this.__inertiaTimeline = null;  // a new length: the last run's colours no longer apply
+          this.__inertiaTimeline = null;  // a new length or layout: the last run's result no longer applies
           this.__inertiaRedraw();
           return r;
         };

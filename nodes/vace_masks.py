@@ -6,11 +6,15 @@ stock ``WanVaceToVideo``, plus the ``width``, ``height`` and ``length`` to set o
 ``L`` is 4n + 1 and ``H``, ``W`` multiples of 16; every snap is reported (node text and
 log). Masks are laid out so that the *latent* mask WanVaceToVideo derives (nearest-exact,
 latent frame k reads pixel frame p(k)) is exactly the intended one: see
-``nodes/pure/vace_mask.py`` for the rule and the facts behind it.
+``nodes/pure/vace_mask.py`` for the rule and the facts behind it. With
+``mask_layout = "latent-aligned"`` the masks are instead whole VAE groups, for
+``VACELatentAlignedEncode`` ("WanVaceToVideo (latent-aligned)"), which then gives the same
+intended latent mask with every known pixel in the inactive stream.
 
 ``VACELatentMaskPreview`` draws what the model will see per latent frame (the 81 → 21
 view) for any mask, built here or elsewhere, and flags latent frames whose VAE group
-disagrees with the frame the mask is read from (e.g. a keyframe the model ignores).
+disagrees with the frame the mask is read from (e.g. a keyframe the model ignores); with
+``mask_layout = "latent-aligned"`` it shows what ``VACELatentAlignedEncode`` gives instead.
 """
 
 from __future__ import annotations
@@ -70,20 +74,32 @@ def _snap_time(name: str, x: torch.Tensor, notes: list[str]) -> torch.Tensor:
 
 
 def _report(node: str, video: torch.Tensor, latent_masks: torch.Tensor, notes: list[str],
-            extra: list[str] | None = None, thin_masks: torch.Tensor | None = None) -> str:
+            extra: list[str] | None = None, thin_masks: torch.Tensor | None = None,
+            masks: torch.Tensor | None = None, layout: str = vm.STOCK_LAYOUT) -> str:
     L, H, W = video.shape[0], video.shape[1], video.shape[2]
     T = vm.latent_length(L)
+    code = vm.latent_code(latent_masks)
     lines = [f"{node}: {W}x{H}, length {L} → {T} latent frames",
-             f"latent mask (0 kept, 1 generated, m mixed): {vm.latent_code(latent_masks)}",
-             f"set WanVaceToVideo width={W} height={H} length={L} (or wire the width/height/length outputs)"]
+             f"latent mask (0 kept, 1 generated, m mixed): {code}"]
+    if layout == vm.ALIGNED_LAYOUT:
+        lines.append(f"mask_layout latent-aligned (whole VAE groups): set WanVaceToVideo (latent-aligned) width={W} "
+                     f"height={H} length={L} (or wire the width/height/length outputs)")
+        if masks is not None:
+            stock = vm.latent_code(vm.latent_masks_seen(masks, L))
+            if stock != code:
+                lines.append(f"the stock WanVaceToVideo would see {stock} from these masks: use the latent-aligned node, "
+                             "or mask_layout 'for WanVaceToVideo'")
+    else:
+        lines.append(f"set WanVaceToVideo width={W} height={H} length={L} (or wire the width/height/length outputs)")
     lines += extra or []
     warn = list(notes)
-    conflicts = vm.read_conflicts(latent_masks, L)
+    conflicts = vm.read_conflicts(latent_masks, L) if layout == vm.STOCK_LAYOUT else []
     if conflicts:
         lines.append("note: WanVaceToVideo reads latent k's mask from the first frame of the next VAE group here; "
                      "these frames are marked generate so the latent mask stays exact, and their known pixels reach "
-                     "the model through the reactive stream: " + ", ".join(f"frame {p} (read by latent {k})"
-                                                                           for p, k in conflicts))
+                     "the model through the reactive stream (mask_layout 'latent-aligned' with the WanVaceToVideo "
+                     "(latent-aligned) node avoids this): " + ", ".join(f"frame {p} (read by latent {k})"
+                                                                         for p, k in conflicts))
     if thin_masks is not None:  # the distinct masks (1 for a static region), not every frame
         frames, frac = vm.thin_report(thin_masks)
         if frames:
@@ -96,21 +112,45 @@ def _report(node: str, video: torch.Tensor, latent_masks: torch.Tensor, notes: l
     return text
 
 
-def timeline_payload(latent_masks: torch.Tensor, length: int) -> dict:
-    """What the frontend timeline (js/vace_timeline.js) draws after a run: length L, the latent
-    mask as a 0/1/m code per latent frame, p(k) per latent frame, and the frames WanVaceToVideo
-    reads from a group that disagrees with them."""
-    return {"length": int(length), "latent": vm.latent_code(latent_masks),
-            "reads": vm.pixel_frames_read(length),
-            "conflicts": [int(p) for p, _k in vm.read_conflicts(latent_masks, length)]}
+def timeline_payload(latent_masks: torch.Tensor, length: int, layout: str = vm.STOCK_LAYOUT) -> dict:
+    """What the frontend timeline (js/vace_timeline.js) draws after a run: length L, the mask
+    ``layout``, the latent mask as a 0/1/m code per latent frame, where each latent frame's mask
+    is read from, and the frames WanVaceToVideo reads from a group that disagrees with them.
+
+    ``reads``: for the stock layout p(k) per latent frame (one pixel frame each); for the
+    latent-aligned layout ``[first, last]`` of each latent frame's VAE group (the aligned encode
+    takes the minimum over those frames; ``conflicts`` is then empty)."""
+    if vm.check_layout(layout) == vm.ALIGNED_LAYOUT:
+        reads, conflicts = [[a, b] for a, b in vm.latent_sources(length, layout)], []
+    else:
+        reads = vm.pixel_frames_read(length)
+        conflicts = [int(p) for p, _k in vm.read_conflicts(latent_masks, length)]
+    return {"length": int(length), "layout": layout, "latent": vm.latent_code(latent_masks), "reads": reads,
+            "conflicts": conflicts}
 
 
-def _outputs(video, masks, text, latent_masks=None):
+def _outputs(video, masks, text, latent_masks=None, layout=vm.STOCK_LAYOUT):
     L, H, W = video.shape[0], video.shape[1], video.shape[2]
     ui_out = {"text": [text]}
     if latent_masks is not None:
-        ui_out["inertia_timeline"] = [timeline_payload(latent_masks, L)]
+        ui_out["inertia_timeline"] = [timeline_payload(latent_masks, L, layout)]
     return io.NodeOutput(video, masks, W, H, L, ui=ui_out)
+
+
+LAYOUT_TOOLTIP = (
+    "How control_masks are laid out in time. 'for WanVaceToVideo' (default): for the stock WanVaceToVideo, whose "
+    "nearest-exact downsampling reads latent frame k's mask from one pixel frame p(k), often in the next 4-frame VAE "
+    "group; that frame also carries latent k's mask, so after a generated stretch one frame's known pixels go through "
+    "the reactive stream. 'latent-aligned': use together with the 'WanVaceToVideo (latent-aligned)' node; then masks "
+    "are whole VAE groups and all known pixels go through the inactive stream (the stock node misreads masks that "
+    "change over time in this layout). "
+    "The control video is the same in both.")
+
+
+def _layout_input():
+    # optional so that saved workflows and API prompts without it keep working (default = the stock layout)
+    return io.Combo.Input("mask_layout", options=list(vm.MASK_LAYOUTS), default=vm.STOCK_LAYOUT, optional=True,
+                          tooltip=LAYOUT_TOOLTIP)
 
 
 def _common_outputs():
@@ -118,8 +158,9 @@ def _common_outputs():
         io.Image.Output(display_name="control_video",
                         tooltip="[L,H,W,3] for WanVaceToVideo's control_video: known pixels as given, 0.5 gray where generated."),
         io.Mask.Output(display_name="control_masks",
-                       tooltip="[L,H,W] for WanVaceToVideo's control_masks: 1 = generate, 0 = keep; binary, laid out so the "
-                               "latent mask WanVaceToVideo derives is exactly the intended one."),
+                       tooltip="[L,H,W] for WanVaceToVideo's control_masks: 1 = generate, 0 = keep; binary, laid out (see "
+                               "mask_layout) so the latent mask WanVaceToVideo, or WanVaceToVideo (latent-aligned), derives "
+                               "is exactly the intended one."),
         io.Int.Output(display_name="width", tooltip="Width to set on WanVaceToVideo (a multiple of 16)."),
         io.Int.Output(display_name="height", tooltip="Height to set on WanVaceToVideo (a multiple of 16)."),
         io.Int.Output(display_name="length", tooltip="Length to set on WanVaceToVideo (4n+1 pixel frames)."),
@@ -161,12 +202,15 @@ class VACEKeyframeBuilder(io.ComfyNode):
                 io.Image.Input("guide_video", optional=True,
                                tooltip="Optional [L,H,W,3] content for generated frames instead of gray (e.g. a depth or "
                                        "pose video for VACE composition). Same size as the images."),
+                _layout_input(),
             ],
             outputs=_common_outputs(),
         )
 
     @classmethod
-    def execute(cls, images, length=81, indices="", anchor_edge="none", anchor_px=16, guide_video=None) -> io.NodeOutput:
+    def execute(cls, images, length=81, indices="", anchor_edge="none", anchor_px=16, guide_video=None,
+                mask_layout=vm.STOCK_LAYOUT) -> io.NodeOutput:
+        vm.check_layout(mask_layout)
         images = _rgb(_require_batch("images", images))
         notes: list[str] = []
         if guide_video is not None:
@@ -191,12 +235,13 @@ class VACEKeyframeBuilder(io.ComfyNode):
                 new = vm.SPACE_STRIDE * -(-px // vm.SPACE_STRIDE)
                 notes.append(f"anchor_px {px} → {new} (whole 8 px VAE cells)")
                 px = new
-        video, masks, lat = vm.build_keyframes(images, plan, guide_video, anchor_edge, px)
+        video, masks, lat = vm.build_keyframes(images, plan, guide_video, anchor_edge, px, mask_layout)
         where = ", ".join(f"image {i} → frame {f} (latent {k}, frames {vm.vae_group(k, plan.length).start}.."
                           f"{vm.vae_group(k, plan.length).stop - 1})" for i, (f, k) in enumerate(zip(plan.frames, plan.latents)))
         text = _report("VACEKeyframeBuilder", video, lat, notes, [where] + (
-            [f"anchor: {px} px band at the {anchor_edge} edge from the nearest keyframe"] if anchor_edge != "none" else []))
-        return _outputs(video, masks, text, lat)
+            [f"anchor: {px} px band at the {anchor_edge} edge from the nearest keyframe"] if anchor_edge != "none" else []),
+            masks=masks, layout=mask_layout)
+        return _outputs(video, masks, text, lat, mask_layout)
 
 
 # ----------------------------------------------------------------------------- extension
@@ -226,12 +271,14 @@ class VACEExtensionBuilder(io.ComfyNode):
                 io.Image.Input("last", optional=True,
                                tooltip="Last image (frame modes; the first of the batch is used) or last clip [N,H,W,3]. "
                                        "Same size as 'first'."),
+                _layout_input(),
             ],
             outputs=_common_outputs(),
         )
 
     @classmethod
-    def execute(cls, mode="firstframe", generate=80, first=None, last=None) -> io.NodeOutput:
+    def execute(cls, mode="firstframe", generate=80, first=None, last=None, mask_layout=vm.STOCK_LAYOUT) -> io.NodeOutput:
+        vm.check_layout(mask_layout)
         if mode not in vm.EXTENSION_MODES:
             raise InertiaInputError("mode", mode, f"use one of {vm.EXTENSION_MODES}", "is not a known extension mode")
         uses_first = mode.startswith("first")
@@ -249,12 +296,12 @@ class VACEExtensionBuilder(io.ComfyNode):
             last = vm.center_crop(last, first.shape[1], first.shape[2])  # same size as 'first', same crop
         elif last is not None:
             last, _, _ = _snap_space("last", last, notes)
-        video, masks, lat = vm.build_extension(plan, first, last)
+        video, masks, lat = vm.build_extension(plan, first, last, layout=mask_layout)
         text = _report("VACEExtensionBuilder", video, lat, notes,
                        [f"{mode}: known frames 0..{plan.first_frames - 1 if plan.first_frames else '-'} and "
                         f"{plan.length - plan.last_frames if plan.last_frames else '-'}..{plan.length - 1 if plan.last_frames else '-'}, "
-                        f"{plan.generate} generated"])
-        return _outputs(video, masks, text, lat)
+                        f"{plan.generate} generated"], masks=masks, layout=mask_layout)
+        return _outputs(video, masks, text, lat, mask_layout)
 
 
 # ----------------------------------------------------------------------------- repaint
@@ -293,12 +340,15 @@ class VACERepaintBuilder(io.ComfyNode):
                 io.Combo.Input("fill", options=["gray", "source"], default="gray",
                                tooltip="gray: the repainted region is gray in the control video (VACE's own inpainting). "
                                        "source: the original pixels stay there as a hint in the reactive stream."),
+                _layout_input(),
             ],
             outputs=_common_outputs(),
         )
 
     @classmethod
-    def execute(cls, video, mask=None, bbox="", dilate_px=0, shape="as drawn", fill="gray") -> io.NodeOutput:
+    def execute(cls, video, mask=None, bbox="", dilate_px=0, shape="as drawn", fill="gray",
+                mask_layout=vm.STOCK_LAYOUT) -> io.NodeOutput:
+        vm.check_layout(mask_layout)
         video = _rgb(_require_batch("video", video))
         if shape not in SHAPES:
             raise InertiaInputError("shape", shape, f"use one of {SHAPES}", "is not a known shape")
@@ -358,12 +408,12 @@ class VACERepaintBuilder(io.ComfyNode):
             static = True
         if float(region.max()) < 0.5:
             notes.append("the region to repaint is empty: nothing will be generated")
-        out, masks, lat = vm.build_repaint(video_c, region, fill)
+        out, masks, lat = vm.build_repaint(video_c, region, fill, mask_layout)
         text = _report("VACERepaintBuilder", out, lat, notes,
                        [f"region: {'static' if static else 'per frame, merged per VAE group'}, "
                         f"{float(region.mean()):.1%} of the frame generated on average, fill {fill}"],
-                       thin_masks=region)
-        return _outputs(out, masks, text, lat)
+                       thin_masks=region, masks=masks, layout=mask_layout)
+        return _outputs(out, masks, text, lat, mask_layout)
 
 
 # ----------------------------------------------------------------------------- outpaint
@@ -399,12 +449,15 @@ class VACEOutpaintBuilder(io.ComfyNode):
                 io.Float.Input("scale", default=0.8, min=0.05, max=1.0, step=0.01,
                                tooltip="scale mode: size of the shrunk video relative to the frame (rounded so the "
                                        "border is whole 8 px cells)."),
+                _layout_input(),
             ],
             outputs=_common_outputs(),
         )
 
     @classmethod
-    def execute(cls, video, mode="expand", direction="left,right", expand_ratio=0.25, scale=0.8) -> io.NodeOutput:
+    def execute(cls, video, mode="expand", direction="left,right", expand_ratio=0.25, scale=0.8,
+                mask_layout=vm.STOCK_LAYOUT) -> io.NodeOutput:
+        vm.check_layout(mask_layout)
         video = _rgb(_require_batch("video", video))
         if mode not in OUTPAINT_MODES:
             raise InertiaInputError("mode", mode, f"use one of {OUTPAINT_MODES}", "is not a known outpaint mode")
@@ -439,9 +492,9 @@ class VACEOutpaintBuilder(io.ComfyNode):
                     notes.append(f"scale {scale:g} → video {geo.src_w}x{geo.src_h} (a multiple of 16, so the border "
                                  f"is whole 8 px VAE cells)")
                 extra.append(f"scale {scale:g}: video {geo.src_w}x{geo.src_h} centred at x={geo.left}, y={geo.top}")
-        out, masks, lat = vm.build_outpaint(video, geo, mode)
-        text = _report("VACEOutpaintBuilder", out, lat, notes, extra, thin_masks=lat[:1])
-        return _outputs(out, masks, text, lat)
+        out, masks, lat = vm.build_outpaint(video, geo, mode, mask_layout)
+        text = _report("VACEOutpaintBuilder", out, lat, notes, extra, thin_masks=lat[:1], masks=masks, layout=mask_layout)
+        return _outputs(out, masks, text, lat, mask_layout)
 
 
 # ----------------------------------------------------------------------------- reference crops
@@ -532,19 +585,63 @@ def latent_report(masks: torch.Tensor, length: int) -> list[dict]:
     return rows
 
 
+def _pad_cut(x: torch.Tensor, length: int, value: float) -> torch.Tensor:
+    x = x[:length]
+    if x.shape[0] < length:
+        x = torch.cat([x, torch.full((length - x.shape[0], *x.shape[1:]), value, dtype=x.dtype, device=x.device)])
+    return x
+
+
+def aligned_latent_report(masks: torch.Tensor, length: int, video: torch.Tensor | None = None) -> list[dict]:
+    """Per latent frame as VACELatentAlignedEncode maps a mask ``[M, H, W]`` (cut / padded with 1 to
+    ``length``): its VAE group (all of it is read), the generated fraction of the group minimum,
+    ``held`` (frames of the group mark generate where another frame keeps: they take that frame's
+    pixels) and, with the control video ``[M, H, W, C]``, ``gray_kept``: the fraction of the frame
+    kept although every frame of the group is 0.5 gray there (what the encode warns about)."""
+    m = _pad_cut(masks, length, 1.0).float()
+    group = vm.group_min_masks(m)
+    gen_any = (m[:vm.grouped_length(length)] > 0.5)
+    gray = [0.0] * group.shape[0]
+    if video is not None:
+        v = _pad_cut(video[..., :3], length, vm.GRAY)
+        gray = vm.gray_kept(vm.hold_known(v, m), group)
+    rows = []
+    for k in range(group.shape[0]):
+        g = vm.vae_group(k, length)
+        kept = group[k] <= 0.5
+        rows.append({"k": k, "group": (g.start, g.stop - 1), "generated": float((~kept).float().mean()),
+                     "held": bool((gen_any[g.start:g.stop] & kept).any()), "gray_kept": float(gray[k])})
+    return rows
+
+
 def _color(frac: float):
     return GEN_RGB if frac >= 1.0 else KEEP_RGB if frac <= 0.0 else MIX_RGB
 
 
 def render_latent_preview(masks: torch.Tensor, length: int, video: torch.Tensor | None = None,
-                          width: int = 1024) -> tuple[torch.Tensor, str]:
-    """Draw the pixel → latent mask view. Returns (IMAGE ``[1, h, width, 3]``, summary text)."""
+                          width: int = 1024, layout: str = vm.STOCK_LAYOUT) -> tuple[torch.Tensor, str]:
+    """Draw the pixel → latent mask view. Returns (IMAGE ``[1, h, width, 3]``, summary text).
+
+    ``layout``: ``for WanVaceToVideo`` shows the stock node's read (latent k ← pixel frame p(k));
+    ``latent-aligned`` shows VACELatentAlignedEncode's (latent k ← the minimum over its VAE group)."""
     L, T = length, vm.latent_length(length)
-    rows = latent_report(masks, L)
-    read = vm.pixel_frames_read(L)
+    aligned = vm.check_layout(layout) == vm.ALIGNED_LAYOUT
     m = masks[:L].float()
     if m.shape[0] < L:
         m = torch.cat([m, torch.ones((L - m.shape[0], *m.shape[1:]))])
+    if aligned:
+        rows = aligned_latent_report(m, L, video)
+        for r in rows:
+            r["bad"] = r["gray_kept"] > 0
+        overlay = vm.group_min_masks(m)  # [T, H, W]: the mask each latent frame gets
+        src = vm.latent_sources(L, layout)
+    else:
+        rows = latent_report(masks, L)
+        for r in rows:
+            r["bad"] = r["ignored_keep"] or r["extra_keep"]
+        read = vm.pixel_frames_read(L)
+        overlay = m[read]
+        src = [(p, p) for p in read]
     pix_gen = m.flatten(1).mean(dim=1).tolist()
     font = ImageFont.load_default()
     margin = 16
@@ -558,10 +655,18 @@ def render_latent_preview(masks: torch.Tensor, length: int, video: torch.Tensor 
     height = 150 + grid_rows * (th + 40) + 20
     img = Image.new("RGB", (width, height), BG)
     d = ImageDraw.Draw(img)
-    d.text((margin, 8), f"WanVaceToVideo mask view: {L} pixel frames -> {T} latent frames "
-                        f"(latent k reads the mask of pixel frame p(k), nearest-exact)", fill=TEXT, font=font)
-    d.text((margin, 22), "green kept  grey generated  orange mixed  red: the VAE group disagrees with the frame read "
-                         "(e.g. an ignored keyframe). Tiles: the group's last frame, magenta = generated", fill=TEXT, font=font)
+    if aligned:
+        d.text((margin, 8), f"WanVaceToVideo (latent-aligned) mask view: {L} pixel frames -> {T} latent frames "
+                            f"(latent k = minimum over its VAE group's frames)", fill=TEXT, font=font)
+        d.text((margin, 22), "green kept  grey generated  orange mixed  red: kept from 0.5 gray on every frame of the "
+                             "group (nothing to keep). Tiles: the group's last frame, magenta = generated", fill=TEXT,
+               font=font)
+    else:
+        d.text((margin, 8), f"WanVaceToVideo mask view: {L} pixel frames -> {T} latent frames "
+                            f"(latent k reads the mask of pixel frame p(k), nearest-exact)", fill=TEXT, font=font)
+        d.text((margin, 22), "green kept  grey generated  orange mixed  red: the VAE group disagrees with the frame read "
+                             "(e.g. an ignored keyframe). Tiles: the group's last frame, magenta = generated", fill=TEXT,
+               font=font)
     x0, y_pix, y_lat = margin + 60, 50, 100
     d.text((margin, y_pix + 2), "pixel", fill=TEXT, font=font)
     d.text((margin, y_lat + 2), "latent", fill=TEXT, font=font)
@@ -569,22 +674,27 @@ def render_latent_preview(masks: torch.Tensor, length: int, video: torch.Tensor 
         xa = x0 + f * cw
         d.rectangle([xa, y_pix, xa + max(1.0, cw - 1), y_pix + 14], fill=_color(pix_gen[f]))
     for r in rows:
-        k, p = r["k"], r["read"]
+        k, (s0, s1) = r["k"], src[r["k"]]
         g0, g1 = r["group"]
         xa, xb = x0 + g0 * cw, x0 + (g1 + 1) * cw - 1
-        bad = r["ignored_keep"] or r["extra_keep"]
+        bad = r["bad"]
         d.rectangle([xa, y_lat, max(xa + 1, xb), y_lat + 14], fill=_color(r["generated"]),
                     outline=BAD_RGB if bad else None, width=2 if bad else 0)
-        d.line([x0 + (p + 0.5) * cw, y_pix + 15, (xa + xb) / 2, y_lat - 1], fill=BAD_RGB if bad else LINE)
+        if s0 == s1:  # stock: one line from the frame read
+            d.line([x0 + (s0 + 0.5) * cw, y_pix + 15, (xa + xb) / 2, y_lat - 1], fill=BAD_RGB if bad else LINE)
+        else:  # latent-aligned: a bracket under the group's frames, then a line down
+            ba, bb, yb = x0 + s0 * cw + 1, x0 + (s1 + 1) * cw - 2, y_pix + 19
+            d.line([ba, y_pix + 15, ba, yb, bb, yb, bb, y_pix + 15], fill=BAD_RGB if bad else LINE)
+            d.line([(ba + bb) / 2, yb, (xa + xb) / 2, y_lat - 1], fill=BAD_RGB if bad else LINE)
         if cw * 4 >= 14 or k % 2 == 0:
             d.text(((xa + xb) / 2 - 4, y_lat + 17), str(k), fill=TEXT, font=font)
     y = 150
     for k in range(T):
         r, c = divmod(k, cols)
         tx, ty = margin + c * (tw + 6), y + r * (th + 40)
-        p = read[k]
+        s0, s1 = src[k]
         shown = rows[k]["group"][1]  # content: the group's last frame; overlay: the mask the model reads
-        mk = m[p].view(1, 1, H, W)
+        mk = overlay[k].view(1, 1, H, W)
         mt = torch.nn.functional.interpolate(mk, size=(th, tw), mode="nearest").view(th, tw, 1)
         if video is not None and shown < video.shape[0]:
             fr = video[shown, :, :, :3].float().movedim(-1, 0).unsqueeze(0)
@@ -596,12 +706,28 @@ def render_latent_preview(masks: torch.Tensor, length: int, video: torch.Tensor 
         arr = (tile.clamp(0, 1).numpy() * 255).astype(np.uint8)
         img.paste(Image.fromarray(arr), (tx, ty))
         rr = rows[k]
-        bad = rr["ignored_keep"] or rr["extra_keep"]
+        bad = rr["bad"]
         if bad:
             d.rectangle([tx - 2, ty - 2, tx + tw + 1, ty + th + 1], outline=BAD_RGB, width=2)
         state = "kept" if rr["generated"] <= 0 else "gen" if rr["generated"] >= 1 else f"{rr['generated']:.0%} gen"
-        d.text((tx, ty + th + 3), f"k{k} <- px {p}  {state}", fill=BAD_RGB if bad else TEXT, font=font)
+        d.text((tx, ty + th + 3), f"k{k} <- px {s0 if s0 == s1 else f'{s0}-{s1}'}  {state}",
+               fill=BAD_RGB if bad else TEXT, font=font)
         d.text((tx, ty + th + 16), f"group {rr['group'][0]}-{rr['group'][1]}", fill=TEXT, font=font)
+    out = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None]
+    if aligned:
+        lines = [f"L={L} -> T={T}; latent mask by VAE group (WanVaceToVideo (latent-aligned); 0 kept, 1 generated, "
+                 f"m mixed): {vm.latent_code(overlay)}",
+                 "latent k <- the minimum over pixel frames 4k-3..4k (frame 0 for k = 0)"]
+        for r in rows:
+            g = f"{r['group'][0]}-{r['group'][1]}"
+            if r["held"]:
+                lines.append(f"latent {r['k']}: some of frames {g} mark generate where another frame of the group keeps; "
+                             "they take the nearest known frame's pixels")
+            if r["gray_kept"] > 0:
+                lines.append(f"latent {r['k']}: keeps {r['gray_kept']:.0%} of the frame that is 0.5 gray on every frame "
+                             f"of {g}: the model is told to keep nothing there (a mask laid out for the stock node? "
+                             "set the builder's mask_layout to 'latent-aligned')")
+        return out, "\n".join(lines)
     code = vm.latent_code(vm.latent_masks_seen(m, L))
     lines = [f"L={L} -> T={T}; latent mask (0 kept, 1 generated, m mixed): {code}",
              "p(k) = " + ", ".join(str(p) for p in read)]
@@ -612,7 +738,6 @@ def render_latent_preview(masks: torch.Tensor, length: int, video: torch.Tensor 
         if r["extra_keep"]:
             lines.append(f"latent {r['k']}: the model keeps pixels (from frame {r['read']}) that frames "
                          f"{r['group'][0]}-{r['group'][1]} mark as generated")
-    out = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None]
     return out, "\n".join(lines)
 
 
@@ -629,7 +754,9 @@ class VACELatentMaskPreview(io.ComfyNode):
             description=(
                 "Shows, per latent frame, what the model will see from a VACE control mask: kept or generated, and "
                 "which pixel frame WanVaceToVideo reads the mask from (the 81 -> 21 view). Latent frames whose 4-frame "
-                "VAE group disagrees with that frame are outlined red, e.g. a keyframe marked only on frame 0."),
+                "VAE group disagrees with that frame are outlined red, e.g. a keyframe marked only on frame 0. With "
+                "mask_layout 'latent-aligned' it shows what WanVaceToVideo (latent-aligned) gives instead: each latent "
+                "frame reads its whole VAE group (red: kept from 0.5 gray)."),
             inputs=[
                 io.Mask.Input("control_masks", tooltip="[L,H,W] the mask you give WanVaceToVideo (1 = generate)."),
                 io.Image.Input("control_video", optional=True,
@@ -637,6 +764,10 @@ class VACELatentMaskPreview(io.ComfyNode):
                 io.Int.Input("length", default=0, min=0, max=100000,
                              tooltip="WanVaceToVideo's length; 0 = the mask's frame count. Shorter masks are padded "
                                      "with 1 (generate), as WanVaceToVideo does."),
+                io.Combo.Input("mask_layout", options=list(vm.MASK_LAYOUTS), default=vm.STOCK_LAYOUT, optional=True,
+                               tooltip="Which encode node the mask goes to: 'for WanVaceToVideo' (the stock node, latent k "
+                                       "reads pixel frame p(k)) or 'latent-aligned' (the 'WanVaceToVideo (latent-aligned)' "
+                                       "node, latent k reads its whole VAE group). Set it as on the builder."),
             ],
             outputs=[
                 io.Image.Output(display_name="preview", tooltip="[1,h,1024,3] the timeline and one tile per latent frame."),
@@ -646,16 +777,21 @@ class VACELatentMaskPreview(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, control_masks, control_video=None, length=0) -> io.NodeOutput:
+    def execute(cls, control_masks, control_video=None, length=0, mask_layout=vm.STOCK_LAYOUT) -> io.NodeOutput:
+        vm.check_layout(mask_layout)
         masks = control_masks if control_masks.ndim == 3 else control_masks.unsqueeze(0)
         _require_batch("control_masks", masks)
         L = int(length) if length else masks.shape[0]
         if control_video is not None:
             _require_batch("control_video", control_video)
             _require_same_size("control_video", control_video, "control_masks", masks)
-        image, summary = render_latent_preview(masks.float().cpu(), L, None if control_video is None else control_video.cpu())
-        seen = vm.latent_masks_seen(vm.binarize(masks.float().cpu()), L)
-        out_ui = {**ui.PreviewImage(image, cls=cls).as_dict(), "inertia_timeline": [timeline_payload(seen, L)]}
+        image, summary = render_latent_preview(masks.float().cpu(), L, None if control_video is None else control_video.cpu(),
+                                               layout=mask_layout)
+        binary = vm.binarize(masks.float().cpu())
+        seen = (vm.latent_masks_aligned(binary, L) if mask_layout == vm.ALIGNED_LAYOUT
+                else vm.latent_masks_seen(binary, L))
+        out_ui = {**ui.PreviewImage(image, cls=cls).as_dict(),
+                  "inertia_timeline": [timeline_payload(seen, L, mask_layout)]}
         return io.NodeOutput(image, summary, ui=out_ui)
 
 
@@ -724,7 +860,8 @@ class VACELatentAlignedEncode(io.ComfyNode):
                 "4-frame group, so a keyframe marked on one frame (0, 40, 80 …) is ignored or kept from gray frames. "
                 "Here latent k is kept where any frame of its group keeps, the group's other frames hold the known "
                 "pixels of the nearest known frame, and both streams are split with the group's mask. Give it masks "
-                "marked on the frames you mean; the Inertia VACE builders' outputs are laid out for the stock node."),
+                "marked on the frames you mean, or an Inertia VACE builder's outputs with mask_layout 'latent-aligned' "
+                "(its default layout is for the stock node)."),
             inputs=[
                 io.Conditioning.Input("positive", tooltip="Positive conditioning; the VACE control is appended to it."),
                 io.Conditioning.Input("negative", tooltip="Negative conditioning; the same VACE control is appended."),
@@ -742,7 +879,8 @@ class VACELatentAlignedEncode(io.ComfyNode):
                                tooltip="[N,h,w,3] control video, 0.5 gray where unknown; cut/padded (gray) to length."),
                 io.Mask.Input("control_masks", optional=True,
                               tooltip="[N,h,w] 1 = generate, 0 = keep, on the pixel frames you mean (a keyframe on its "
-                                      "own frame). Cut to length, padded with 1. Absent: generate everything."),
+                                      "own frame), e.g. an Inertia VACE builder's with mask_layout 'latent-aligned'. "
+                                      "Cut to length, padded with 1. Absent: generate everything."),
                 io.Image.Input("reference_image", optional=True,
                                tooltip="Optional reference image (the first of the batch), prepended as one latent "
                                        "frame with a zero mask; trim it after sampling with trim_latent."),
@@ -837,9 +975,10 @@ class VACELatentAlignedEncode(io.ComfyNode):
         if bad:
             worst = max(gray)
             warn = (f"WARNING: latent frame(s) {_ranges(bad)} keep pixels that are 0.5 gray on every frame of their "
-                    f"VAE group (up to {worst:.0%} of the frame): the model is told to keep nothing there. A mask "
-                    "from an Inertia VACE builder is laid out for the stock WanVaceToVideo (frame p(k) carries the "
-                    "previous latent's mask): use the stock node with it, or mark keep only on frames with content.")
+                    f"VAE group (up to {worst:.0%} of the frame): the model is told to keep nothing there. An Inertia "
+                    "VACE builder's default mask_layout 'for WanVaceToVideo' is laid out for the stock node (frame p(k) "
+                    "carries the previous latent's mask): set the builder's mask_layout to 'latent-aligned' for this "
+                    "node, or use the stock node with it, or mark keep only on frames with content.")
             log.warning("VACELatentAlignedEncode: %s", warn)
             lines.append(warn)
         return "\n".join(lines)

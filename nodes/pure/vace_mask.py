@@ -26,6 +26,13 @@ Facts implemented (``shared/research/comfyui-internals.md`` §C1/§C3, ``anchors
   say both: the exact latent mask wins, so that one frame's known pixels reach the model
   through the *reactive* stream instead of the inactive one (the other frames of the group
   carry them in the inactive stream). :func:`read_conflicts` lists such frames.
+* **The latent-aligned layout** (``mask_layout = "latent-aligned"``, :data:`ALIGNED_LAYOUT`):
+  every pixel frame carries its own group's latent mask and nothing else
+  (:func:`frame_group_masks`), for ``VACELatentAlignedEncode``, which gives latent ``k`` the
+  minimum over its group's frames. The masks are then uniform on every VAE group, the
+  latent mask is exactly ``M`` and there is no trade: every known pixel reaches the
+  inactive stream. The control video is the same in both layouts (content follows the
+  frame's own group). :func:`layout_masks` picks the layout.
 * Masks are binary (VACE's own inference thresholds at 0.5, ComfyUI passes soft masks on);
   sizes are multiples of 16 (VAE stride 8 × patch 2); a region thinner than the VAE's 8 px
   stride does not survive the encoder.
@@ -59,6 +66,11 @@ THIN_PX = 8
 DIRECTIONS = ("left", "right", "up", "down")
 ANCHOR_EDGES = ("none", "top", "bottom", "left", "right")
 EXTENSION_MODES = ("firstframe", "lastframe", "firstlastframe", "firstclip", "lastclip", "firstlastclip")
+#: The builders' ``mask_layout`` choices: masks for ComfyUI's stock WanVaceToVideo (the widening
+#: rule, frame p(k) carries latent k's mask) or whole VAE groups for VACELatentAlignedEncode.
+STOCK_LAYOUT = "for WanVaceToVideo"
+ALIGNED_LAYOUT = "latent-aligned"
+MASK_LAYOUTS = (STOCK_LAYOUT, ALIGNED_LAYOUT)
 
 
 # --------------------------------------------------------------------------------------
@@ -182,6 +194,38 @@ def expand_latent_masks(latent_masks: torch.Tensor, length: int) -> torch.Tensor
         raise InertiaInputError("latent_masks", tuple(latent_masks.shape),
                                 f"give {T} latent frames for length {length}", "has the wrong frame count")
     return latent_masks.index_select(0, mask_read_index(length).to(latent_masks.device))
+
+
+def check_layout(layout: str) -> str:
+    """``layout`` if it is one of :data:`MASK_LAYOUTS`, else :class:`InertiaInputError` naming ``mask_layout``."""
+    if layout not in MASK_LAYOUTS:
+        raise InertiaInputError("mask_layout", layout, f"use one of {MASK_LAYOUTS}", "is not a known mask layout")
+    return layout
+
+
+def layout_masks(latent_masks: torch.Tensor, length: int, layout: str = STOCK_LAYOUT) -> torch.Tensor:
+    """Per-latent intent ``[T, H, W]`` → pixel masks ``[L, H, W]`` in ``layout``.
+
+    :data:`STOCK_LAYOUT`: :func:`expand_latent_masks` (frame ``p(k)`` also carries ``M[k]``),
+    so the stock WanVaceToVideo's nearest-exact read gives exactly ``M``.
+    :data:`ALIGNED_LAYOUT`: :func:`frame_group_masks` (every frame carries its own group's
+    ``M[k]``; uniform on every VAE group), so VACELatentAlignedEncode's group minimum gives
+    exactly ``M``. Raises :class:`InertiaInputError` for an unknown layout or a wrong ``T``.
+    """
+    if check_layout(layout) == ALIGNED_LAYOUT:
+        return frame_group_masks(latent_masks, length)
+    return expand_latent_masks(latent_masks, length)
+
+
+def latent_sources(length: int, layout: str = STOCK_LAYOUT) -> list[tuple[int, int]]:
+    """Per latent frame, the first and last pixel frame its mask comes from: ``(p(k), p(k))``
+    for the stock WanVaceToVideo, the VAE group ``(4k−3, 4k)`` (``(0, 0)`` for k = 0) for the
+    latent-aligned encode. ``length`` in pixel frames (off 4n + 1 the trailing frames, which the
+    VAE drops, belong to no group)."""
+    if check_layout(layout) == ALIGNED_LAYOUT:
+        T = latent_length(length)
+        return [(vae_group(k, length).start, vae_group(k, length).stop - 1) for k in range(T)]
+    return [(p, p) for p in pixel_frames_read(length)]
 
 
 def group_reduce(masks: torch.Tensor, length: int, reduce: str = "max") -> torch.Tensor:
@@ -534,7 +578,8 @@ def anchor_band(height: int, width: int, edge: str, px: int) -> tuple[slice, sli
 
 
 def build_keyframes(images: torch.Tensor, plan: KeyframePlan, guide: torch.Tensor | None = None,
-                    anchor_edge: str = "none", anchor_px: int = 16) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                    anchor_edge: str = "none", anchor_px: int = 16, layout: str = STOCK_LAYOUT
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Control video and masks for keyframe interpolation.
 
     Args:
@@ -545,12 +590,15 @@ def build_keyframes(images: torch.Tensor, plan: KeyframePlan, guide: torch.Tenso
         anchor_edge, anchor_px: spatial anchor: in generated latent frames a band of
             ``anchor_px`` px along the edge stays known, copied from the nearest keyframe
             (in latent frames; ties go to the earlier one).
+        layout: pixel-mask layout (:func:`layout_masks`); the video does not depend on it.
 
     Returns:
         ``(video [L, H, W, C], masks [L, H, W], latent_masks [T, H, W])`` in ``images.dtype``;
         masks are 1 = generate, 0 = keep, binary. ``latent_masks`` is the intended per-latent
-        mask, which WanVaceToVideo reproduces exactly.
+        mask, which WanVaceToVideo (stock layout) or VACELatentAlignedEncode (latent-aligned
+        layout) reproduces exactly.
     """
+    check_layout(layout)
     n, H, W, C = images.shape
     L, T = plan.length, latent_length(plan.length)
     dt, dev = images.dtype, images.device
@@ -579,7 +627,7 @@ def build_keyframes(images: torch.Tensor, plan: KeyframePlan, guide: torch.Tenso
         for f in (~known).nonzero().flatten().tolist():
             video[f, ys, xs] = band[int(nearest[lat_of[f]])]
         latent_masks[:, ys, xs] = 0
-    masks = expand_latent_masks(latent_masks, L)
+    masks = layout_masks(latent_masks, L, layout)
     return video, masks, latent_masks
 
 
@@ -671,12 +719,15 @@ def plan_extension(mode: str, generate: int, first_len: int = 0, last_len: int =
 
 
 def build_extension(plan: ExtensionPlan, first: torch.Tensor | None, last: torch.Tensor | None,
-                    guide: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                    guide: torch.Tensor | None = None, layout: str = STOCK_LAYOUT
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Control video ``[L, H, W, C]``, masks ``[L, H, W]``, latent masks ``[T, H, W]``.
 
     ``first`` / ``last``: IMAGE batches (sizes already equal and multiples of 16). Known
     latent frames are all-0, the rest all-1; generated frames are gray (or ``guide``).
+    ``layout``: pixel-mask layout (:func:`layout_masks`); the video does not depend on it.
     """
+    check_layout(layout)
     ref = first if first is not None else last
     _, H, W, C = ref.shape
     dt, dev = ref.dtype, ref.device
@@ -693,7 +744,7 @@ def build_extension(plan: ExtensionPlan, first: torch.Tensor | None, last: torch
     known = torch.zeros(T, dtype=torch.bool)
     known[plan.first_latents + plan.last_latents] = True
     latent_masks = (~known).to(dt).view(T, 1, 1).expand(T, H, W).to(dev)
-    masks = expand_latent_masks(latent_masks, L).contiguous()
+    masks = layout_masks(latent_masks, L, layout).contiguous()
     return video, masks, latent_masks.contiguous()
 
 
@@ -701,7 +752,7 @@ def build_extension(plan: ExtensionPlan, first: torch.Tensor | None, last: torch
 # Repainting (inpainting by mask / bbox)
 # --------------------------------------------------------------------------------------
 
-def build_repaint(video: torch.Tensor, latent_masks: torch.Tensor, fill: str = "gray"
+def build_repaint(video: torch.Tensor, latent_masks: torch.Tensor, fill: str = "gray", layout: str = STOCK_LAYOUT
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Inpainting control video and masks with latent-aligned timing.
 
@@ -711,9 +762,10 @@ def build_repaint(video: torch.Tensor, latent_masks: torch.Tensor, fill: str = "
             see :func:`group_reduce` for per-frame masks), 1 = repaint.
         fill: ``gray`` (VACE's own inpainting: the repainted region is gray, MASK_COLOR 128)
             or ``source`` (the original pixels stay in the reactive stream as a hint).
+        layout: pixel-mask layout (:func:`layout_masks`; a static mask is the same in both).
 
-    Pixel masks are laid out by :func:`mask_read_index`; each frame's content is grayed by
-    its own group's mask. One read of ``video`` and one write of each output.
+    Pixel masks are laid out by :func:`layout_masks`; each frame's content is grayed by its
+    own group's mask (in both layouts). One read of ``video`` and one write of each output.
 
     Returns:
         ``(control_video [L, H, W, C], masks [L, H, W], latent_masks [T, H, W])``.
@@ -724,6 +776,7 @@ def build_repaint(video: torch.Tensor, latent_masks: torch.Tensor, fill: str = "
     lat = latent_masks.to(device=dev, dtype=dt)
     if fill not in ("gray", "source"):
         raise InertiaInputError("fill", fill, "use 'gray' or 'source'", "is not a known fill")
+    check_layout(layout)
     gray = torch.full((), GRAY, dtype=dt, device=dev)
     if lat.shape[0] == 1:
         masks = lat.expand(L, H, W).contiguous()
@@ -734,7 +787,7 @@ def build_repaint(video: torch.Tensor, latent_masks: torch.Tensor, fill: str = "
         return out, masks, lat.expand(T, H, W)  # a view: the per-latent intent, for reports
     if lat.shape[0] != T:
         raise InertiaInputError("latent_masks", tuple(lat.shape), f"give 1 or {T} masks", "has the wrong frame count")
-    masks = expand_latent_masks(lat, L)
+    masks = layout_masks(lat, L, layout)
     out = torch.empty_like(video, memory_format=torch.contiguous_format)
     for k in range(T):
         g = vae_group(k, L)
@@ -829,10 +882,13 @@ def resize_frames(video: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return out
 
 
-def build_outpaint(video: torch.Tensor, geo: OutpaintGeometry, mode: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def build_outpaint(video: torch.Tensor, geo: OutpaintGeometry, mode: str, layout: str = STOCK_LAYOUT
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Control video ``[L, ch, cw, C]`` (gray outside the kept box), masks ``[L, ch, cw]``
     (0 in the kept box), latent masks ``[T, ch, cw]``. ``mode``: ``expand`` pastes the source,
-    ``inner`` keeps the source's inner box, ``scale`` pastes the resized source."""
+    ``inner`` keeps the source's inner box, ``scale`` pastes the resized source. The mask is
+    static, hence uniform on every VAE group: the same in both ``layout`` s."""
+    check_layout(layout)
     L, H, W, C = video.shape
     dt, dev = video.dtype, video.device
     y0, x0, y1, x1 = geo.keep
@@ -998,6 +1054,18 @@ def frame_group_masks(group_masks: torch.Tensor, length: int) -> torch.Tensor:
                                 f"give {T} latent frames for length {length}", "has the wrong frame count")
     idx = latent_of_frame(length).clamp(max=T - 1).to(group_masks.device)
     return group_masks.index_select(0, idx)
+
+
+def latent_masks_aligned(masks: torch.Tensor, length: int | None = None) -> torch.Tensor:
+    """What VACELatentAlignedEncode does to a mask in time (the counterpart of
+    :func:`latent_masks_seen`): cut to ``length`` (default ``M``), padded with 1 (generate),
+    then :func:`group_min_masks`. ``[M, H, W]`` (or ``[H, W]``) → ``[T, H, W]``."""
+    m = masks if masks.ndim == 3 else masks.unsqueeze(0)
+    L = m.shape[0] if length is None else int(length)
+    m = m[:L]
+    if m.shape[0] < L:
+        m = torch.cat([m, torch.ones((L - m.shape[0], *m.shape[1:]), dtype=m.dtype, device=m.device)])
+    return group_min_masks(m)
 
 
 def hold_known(video: torch.Tensor, masks: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:

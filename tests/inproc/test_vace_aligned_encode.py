@@ -11,6 +11,11 @@
   the model receives as 0.5 gray.
 * Keyframe pixels reach the inactive stream on every frame of a kept group.
 * The Inertia builders' outputs (laid out for the stock node) through this node.
+* The builders with ``mask_layout = "latent-aligned"`` (whole VAE groups) through this node, for every
+  mode and every length 4n+1 from 5 to 161: the intended latent mask, every known pixel in the
+  inactive stream on every frame of kept groups, nothing kept from gray, binary outputs; the hints in
+  generated regions (guide video, repaint fill 'source') kept; the timeline payload and the preview
+  describe the layout.
 * Sampling the tiny VACE stand-in with the node's outputs, end to end.
 """
 
@@ -25,9 +30,15 @@ import torch.nn.functional as F
 from comfyui_inertia.nodes import standins
 from comfyui_inertia.nodes.pure import vace_mask as vm
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
-from comfyui_inertia.nodes.vace_masks import VACELatentAlignedEncode
+from comfyui_inertia.nodes.vace_masks import (
+    VACEExtensionBuilder,
+    VACEKeyframeBuilder,
+    VACELatentAlignedEncode,
+    VACELatentMaskPreview,
+    VACERepaintBuilder,
+)
 
-from .test_vace_masks import CASES, DuckVAE, RecordingVAE, reads, unshuffle
+from .test_vace_masks import CASES, DuckVAE, RecordingVAE, binary, layout_kw, rand_images, reads, unshuffle
 
 LENGTHS = list(range(5, 162, 4))
 EPS = 1e-6  # float32 rounding of (x - 0.5) * 1 + 0.5
@@ -227,6 +238,7 @@ def test_builder_outputs(comfy):
             text = ours.ui.as_dict()["text"][0]
             for k in extra:  # every latent frame kept beyond the intent is kept from gray, and flagged
                 assert gray[k] > 0 and "WARNING: latent frame(s)" in text, f"{mode} L={L}: extra keep at {k}"
+                assert "set the builder's mask_layout to 'latent-aligned'" in text
             if extra:
                 over += 1
     assert uniform and marked
@@ -256,6 +268,166 @@ def test_builder_intent_laid_out_by_group_is_exact_without_the_trade(comfy):
             traded += len(vm.read_conflicts(case.lat, L))
     assert traded > 0
     print(f"\nframes whose known pixels the stock layout sends through the reactive stream: {traded}; here: 0")
+
+
+# ------------------------------------------------------------------------------- builders, mask_layout latent-aligned
+
+ALIGNED = "latent-aligned"
+
+
+def all_gray_groups(inactive, L):
+    """[T,H,W] bool: pixels that are 0.5 gray (to the node's 1e-3) on every frame of the latent's VAE group
+    in the inactive stream the node encoded."""
+    gray = ((inactive - 0.5).abs() <= 1e-3).all(dim=-1)
+    return torch.stack([gray[group(k)].all(dim=0) for k in range(vm.latent_length(L))])
+
+
+@pytest.mark.parametrize("mode", list(CASES))
+def test_latent_aligned_layout_every_length(comfy, mode):
+    """builder(mask_layout='latent-aligned') -> VACELatentAlignedEncode, L = 5..161 (4n+1), duck VAE:
+
+    * control_masks: binary, every pixel frame carries its own VAE group's intended latent mask (the
+      intent is written independently in test_vace_masks.CASES); control_video equal to the default
+      layout's (same content semantics); the default layout's masks differ exactly where WanVaceToVideo
+      reads a frame of a group with another mask;
+    * vace_mask equals the intended latent mask, binary;
+    * the known pixels (keyframes, clips, unmasked source) reach the inactive stream on every frame,
+      every frame of a kept group included, with the reactive stream gray there; nothing the intent
+      generates leaks into the inactive stream;
+    * no kept pixel is 0.5 gray on every frame of its group, and the node's text has no warning."""
+    consistent_lengths = 0
+    for L in LENGTHS:
+        case, stock = CASES[mode](L, layout=ALIGNED), CASES[mode](L)
+        video, masks, W, H, Lout = case.out.args
+        T = vm.latent_length(L)
+        own = case.lat[[latent_of(f) for f in range(L)]]                     # [L,H,W]: each frame its group's intent
+        assert Lout == L and binary(masks) and torch.equal(masks, own), f"{mode} L={L}: masks not group-uniform intent"
+        assert torch.equal(video, stock.out.args[0]) and case.out.args[2:] == stock.out.args[2:]
+        consistent = all(torch.equal(case.lat[k], case.lat[latent_of(p)]) for k, p in enumerate(reads(L)))
+        assert torch.equal(stock.out.args[1], masks) == consistent, f"{mode} L={L}"
+        consistent_lengths += consistent
+        assert case.out.ui["inertia_timeline"][0]["layout"] == ALIGNED
+
+        vae = DuckVAE()
+        res = VACELatentAlignedEncode.execute(*conds(), vae, W, H, L, 1, 1.0, control_video=video, control_masks=masks)
+        vmask = cond_values(res)["vace_mask"][-1]
+        assert binary(vmask), f"{mode} L={L}: vace_mask not binary"
+        assert torch.equal(vmask, unshuffle(case.lat)), f"{mode} L={L}: {code(res)} != {vm.latent_code(case.lat)}"
+        inactive, reactive = vae.calls
+        frames = sorted(case.known)
+        px = torch.stack([case.known[f][0] for f in frames])
+        keep = torch.stack([case.known[f][1] for f in frames])
+        for k in range(T):  # the known pixels checked below cover every frame of every (partly) kept group
+            kept = case.lat[k] < 0.5
+            for f in group(k) if bool(kept.any()) else []:
+                assert f in case.known and bool((case.known[f][1] | ~kept).all()), f"{mode} L={L}: frame {f}"
+        diff = (inactive[frames] - px).abs()[keep]
+        assert float(diff.max()) <= EPS, f"{mode} L={L}: known pixels changed by {float(diff.max())}"
+        assert bool((reactive[frames][keep] == 0.5).all())
+        gen = own > 0.5
+        if gen.any():
+            assert float((inactive - 0.5).abs()[gen].max()) <= EPS
+            assert float((reactive - video).abs()[gen].max()) <= EPS
+        assert not bool((all_gray_groups(inactive, L) & (case.lat < 0.5)).any()), f"{mode} L={L}: kept from gray"
+        text = res.ui.as_dict()["text"][0]
+        assert "WARNING" not in text, f"{mode} L={L}: {text}"
+    temporal = mode.startswith(("keyframes", "first", "last")) or mode == "repaint_per_frame_mask"
+    if temporal:  # the layouts differ somewhere (the check above can tell them apart)
+        assert consistent_lengths < len(LENGTHS), mode
+    else:         # static masks are uniform on every group: the two layouts are the same
+        assert consistent_lengths == len(LENGTHS), mode
+
+
+def test_latent_aligned_layout_keeps_the_hints_in_generated_regions(comfy):
+    """Guide video (keyframes) and fill='source' (repaint) pass pixels as hints where the model generates:
+    in the latent-aligned layout they stay there (same control_video as the default layout) and reach the
+    reactive stream, while the inactive stream is gray there and carries the kept pixels."""
+    for L in (9, 33, 81):
+        imgs, guide = rand_images(2, 16, 16, seed=L), rand_images(L, 16, 16, seed=L + 1)
+        builders = {
+            "keyframes+guide": lambda lay: VACEKeyframeBuilder.execute(images=imgs, length=L, indices="0,-1",
+                                                                       guide_video=guide, **layout_kw(lay)),
+            "repaint fill=source": lambda lay: VACERepaintBuilder.execute(
+                video=guide, bbox="0: 0,0,8,8; -1: 8,8,16,16", fill="source", **layout_kw(lay)),
+        }
+        for name, make in builders.items():
+            stock, ours = make(None), make(ALIGNED)
+            video, masks = ours.args[:2]
+            assert torch.equal(video, stock.args[0]), f"{name} L={L}"
+            gen = masks > 0.5
+            assert bool(gen.any()) and bool((~gen).any())
+            assert torch.equal(video[gen], guide[gen])  # the hint is where the model generates
+            vae = DuckVAE()
+            res = VACELatentAlignedEncode.execute(*conds(), vae, 16, 16, L, 1, 1.0, control_video=video,
+                                                  control_masks=masks)
+            inactive, reactive = vae.calls
+            assert float((reactive - guide).abs()[gen].max()) <= EPS
+            assert float((inactive - 0.5).abs()[gen].max()) <= EPS
+            assert float((inactive - video).abs()[~gen].max()) <= EPS
+            # the same latent mask the default layout gives the stock node
+            want = vm.latent_masks_seen(stock.args[1], L)
+            assert torch.equal(cond_values(res)["vace_mask"][-1], unshuffle(want)), f"{name} L={L}"
+            assert "WARNING" not in res.ui.as_dict()["text"][0]
+
+
+def test_latent_aligned_layout_latent_masks_for_81_are_reported(comfy, capsys):
+    """Prints, per mode, the latent mask VACELatentAlignedEncode derives from the latent-aligned layout at
+    L = 81 (read from vace_mask in the conditioning) and the stock WanVaceToVideo's from the default layout."""
+    from comfy_extras.nodes_wan import WanVaceToVideo
+    lines = []
+    for mode, make in CASES.items():
+        aligned, stock = make(81, layout=ALIGNED), make(81)
+        res = VACELatentAlignedEncode.execute(*conds(), DuckVAE(), *aligned.out.args[2:4], 81, 1, 1.0,
+                                              control_video=aligned.out.args[0], control_masks=aligned.out.args[1])
+        core = WanVaceToVideo.execute(*conds(), DuckVAE(), *stock.out.args[2:4], 81, 1, 1.0,
+                                      control_video=stock.out.args[0], control_masks=stock.out.args[1])
+        assert code(res) == code(core) == vm.latent_code(aligned.lat), mode
+        lines.append(f"{mode:26s} {code(res)}  (stock layout + WanVaceToVideo: {code(core)})")
+    with capsys.disabled():
+        print("\nL=81, mask_layout latent-aligned -> VACELatentAlignedEncode latent masks (0 kept, 1 generated, "
+              "m mixed):\n" + "\n".join(lines))
+    assert lines[0].split()[1] == "0" + "1" * 9 + "0" + "1" * 9 + "0"
+
+
+def test_timeline_payload_and_preview_describe_the_layout(comfy):
+    """ui['inertia_timeline'] carries the layout; for latent-aligned, reads are the VAE groups and there are no
+    misread frames. VACELatentMaskPreview with mask_layout latent-aligned shows the group minimum, and flags
+    a default-layout mask there (kept from gray) but not a latent-aligned one."""
+    img = rand_images(1, 64, 64)
+    out = VACEExtensionBuilder.execute(mode="firstlastframe", generate=79, first=img, last=img, mask_layout=ALIGNED)
+    payload, L = out.ui["inertia_timeline"][0], out.args[4]
+    T = vm.latent_length(L)
+    assert payload["layout"] == ALIGNED and payload["length"] == L == 85
+    assert payload["reads"] == [[0, 0]] + [[4 * k - 3, 4 * k] for k in range(1, T)]
+    assert payload["latent"] == "0" + "1" * (T - 2) + "0" and payload["conflicts"] == []
+    text = out.ui["text"][0]
+    assert "set WanVaceToVideo (latent-aligned) width=64" in text
+    assert "the stock WanVaceToVideo would see 1" in text  # frame 0 alone keeps latent 0: the stock node misses it
+    stock = VACEExtensionBuilder.execute(mode="firstlastframe", generate=79, first=img, last=img)
+    assert stock.ui["inertia_timeline"][0]["layout"] == "for WanVaceToVideo"
+
+    imgs = rand_images(3, 16, 16)
+    kf = {lay: VACEKeyframeBuilder.execute(images=imgs, length=81, **layout_kw(lay)) for lay in (None, ALIGNED)}
+    want = "0" + "1" * 9 + "0" + "1" * 9 + "0"
+    for lay, o in kf.items():
+        video, masks = o.args[:2]
+        # the preview in the layout the masks were built for: no flags, the intended latent mask
+        pv = VACELatentMaskPreview.execute(control_masks=masks, control_video=video, **layout_kw(lay))
+        image, summary = pv.args
+        assert image.ndim == 4 and image.shape[-1] == 3 and want in summary
+        assert "0.5 gray" not in summary and "the model keeps" not in summary and "have kept pixels" not in summary
+        p = pv.ui["inertia_timeline"][0]
+        assert p["layout"] == (lay or "for WanVaceToVideo") and p["latent"] == want
+        assert p["reads"] == ([[a, b] for a, b in vm.latent_sources(81, ALIGNED)] if lay else reads(81))
+    # the default layout's masks shown for the latent-aligned node: latent 1 is kept from gray (frame 1 carries
+    # latent 0's keep), which the preview flags
+    video, masks = kf[None].args[:2]
+    summary = VACELatentMaskPreview.execute(control_masks=masks, control_video=video, mask_layout=ALIGNED).args[1]
+    assert "latent mask by VAE group" in summary and "0" * 2 + "1" * 8 + "0" in summary
+    assert "latent 1: keeps 100% of the frame that is 0.5 gray on every frame of 1-4" in summary
+    with pytest.raises(InertiaInputError) as e:
+        VACEKeyframeBuilder.execute(images=imgs, length=9, mask_layout="nearest")
+    assert e.value.name == "mask_layout"
 
 
 # ------------------------------------------------------------------------------- (2) the seed's failure case

@@ -129,9 +129,15 @@ class Case:
         self.known = known      # {frame: (pixels [H,W,3], keep [H,W] bool)} that must reach the inactive stream
 
 
-def kf_case(L, indices, n, h=16, w=16, anchor="none", px=16):
+def layout_kw(layout):
+    """Builder kwargs for a mask layout; None = leave the input out (the default layout)."""
+    return {} if layout is None else {"mask_layout": layout}
+
+
+def kf_case(L, indices, n, h=16, w=16, anchor="none", px=16, layout=None):
     imgs = rand_images(n, h, w, seed=L)
-    out = VACEKeyframeBuilder.execute(images=imgs, length=L, indices=indices, anchor_edge=anchor, anchor_px=px)
+    out = VACEKeyframeBuilder.execute(images=imgs, length=L, indices=indices, anchor_edge=anchor, anchor_px=px,
+                                      **layout_kw(layout))
     idx = [int(t) for t in indices.split(",")] if indices else None
     T = (L - 1) // 4 + 1
     if idx is None:
@@ -159,14 +165,14 @@ def kf_case(L, indices, n, h=16, w=16, anchor="none", px=16):
     return Case(out, lat, known)
 
 
-def ext_case(L, mode):
+def ext_case(L, mode, layout=None):
     c1 = 7 if L >= 13 else 2
     c2 = 6
     first = rand_images(c1 if "clip" in mode else 1, seed=1)
     last = rand_images(c2 if "clip" in mode else 1, seed=2)
     a = (1 + 4 * ((c1 - 1) // 4)) if mode in ("firstclip", "firstlastclip") else 1 if mode.startswith("first") else 0
     b = (4 * (c2 // 4)) if mode in ("lastclip", "firstlastclip") else 4 if mode in ("lastframe", "firstlastframe") else 0
-    out = VACEExtensionBuilder.execute(mode=mode, generate=L - a - b, first=first, last=last)
+    out = VACEExtensionBuilder.execute(mode=mode, generate=L - a - b, first=first, last=last, **layout_kw(layout))
     T = (L - 1) // 4 + 1
     lat = torch.ones(T, 16, 16)
     full = torch.ones(16, 16, dtype=torch.bool)
@@ -182,16 +188,18 @@ def ext_case(L, mode):
     return Case(out, lat, known)
 
 
-def rp_case(L, kind):
+def rp_case(L, kind, layout=None):
     video = rand_images(L, seed=3)
     T = (L - 1) // 4 + 1
     if kind == "static":
         m = torch.zeros(1, 16, 16)
         m[0, 4:12, 0:8] = 0.9  # soft: binarised at 0.5
-        out = VACERepaintBuilder.execute(video=video, mask=m, bbox="", dilate_px=0, shape="as drawn", fill="gray")
+        out = VACERepaintBuilder.execute(video=video, mask=m, bbox="", dilate_px=0, shape="as drawn", fill="gray",
+                                         **layout_kw(layout))
         lat = (m > 0.5).float().expand(T, 16, 16).clone()
     elif kind == "bbox":
-        out = VACERepaintBuilder.execute(video=video, mask=None, bbox="8,0,16,8", dilate_px=0, shape="as drawn", fill="gray")
+        out = VACERepaintBuilder.execute(video=video, mask=None, bbox="8,0,16,8", dilate_px=0, shape="as drawn", fill="gray",
+                                         **layout_kw(layout))
         lat = torch.zeros(T, 16, 16)
         lat[:, 0:8, 8:16] = 1
     else:  # an 8x8 box moving one pixel per frame (wrapping), per-frame masks
@@ -199,24 +207,26 @@ def rp_case(L, kind):
         for f in range(L):
             x = f % 9
             m[f, 8:16, x:x + 8] = 1
-        out = VACERepaintBuilder.execute(video=video, mask=m, bbox="", dilate_px=0, shape="as drawn", fill="gray")
+        out = VACERepaintBuilder.execute(video=video, mask=m, bbox="", dilate_px=0, shape="as drawn", fill="gray",
+                                         **layout_kw(layout))
         lat = torch.stack([m[group(k)].amax(dim=0) for k in range(T)])
     known = {f: (video[f], lat[latent_of(f)] < 0.5) for f in range(L)}  # source pixels the frame's group keeps
     return Case(out, lat, known)
 
 
-def op_case(L, kind):
+def op_case(L, kind, layout=None):
     if kind == "expand":
         video = rand_images(L, 16, 16, seed=4)
-        out = VACEOutpaintBuilder.execute(video=video, mode="expand", direction="right,left", expand_ratio=0.5)
+        out = VACEOutpaintBuilder.execute(video=video, mode="expand", direction="right,left", expand_ratio=0.5,
+                                          **layout_kw(layout))
         H, W, box, src = 16, 32, (0, 8, 16, 24), video  # int(0.5*16)=8 per side → 32 wide, source at x 8..24
     elif kind == "inner":
         video = rand_images(L, 16, 16, seed=5)
-        out = VACEOutpaintBuilder.execute(video=video, mode="inner", direction="up", expand_ratio=0.5)
+        out = VACEOutpaintBuilder.execute(video=video, mode="inner", direction="up", expand_ratio=0.5, **layout_kw(layout))
         H, W, box, src = 16, 16, (8, 0, 16, 16), video
     else:
         video = torch.zeros(L, 32, 32, 3) + torch.linspace(0.1, 0.9, L).view(L, 1, 1, 1)  # flat frames: resize-exact
-        out = VACEOutpaintBuilder.execute(video=video, mode="scale", scale=0.5)
+        out = VACEOutpaintBuilder.execute(video=video, mode="scale", scale=0.5, **layout_kw(layout))
         H, W, box, src = 32, 32, (8, 8, 24, 24), None
     T = (L - 1) // 4 + 1
     lat = torch.ones(T, H, W)
@@ -236,23 +246,25 @@ def op_case(L, kind):
     return Case(out, lat, known)
 
 
+# CASES[mode](L) calls the builder without mask_layout (the default); CASES[mode](L, layout=...) sets it.
 CASES = {
-    "keyframes_spread3": lambda L: kf_case(L, "", 3 if L >= 9 else 2),
-    "keyframes_first_mid_last": lambda L: kf_case(L, f"0,{L // 2},-1" if L >= 9 else "0,-1", 3 if L >= 9 else 2),
-    "keyframes_every8": lambda L: kf_case(L, ",".join(str(f) for f in range(0, L, 8)), len(range(0, L, 8))),
-    "keyframes_anchor_top": lambda L: kf_case(L, "", 3 if L >= 9 else 2, h=32, w=32, anchor="top", px=16),
-    "firstframe": lambda L: ext_case(L, "firstframe"),
-    "lastframe": lambda L: ext_case(L, "lastframe"),
-    "firstlastframe": lambda L: ext_case(L, "firstlastframe"),
-    "firstclip": lambda L: ext_case(L, "firstclip"),
-    "lastclip": lambda L: ext_case(L, "lastclip"),
-    "firstlastclip": lambda L: ext_case(L, "firstlastclip"),
-    "repaint_static_mask": lambda L: rp_case(L, "static"),
-    "repaint_bbox": lambda L: rp_case(L, "bbox"),
-    "repaint_per_frame_mask": lambda L: rp_case(L, "perframe"),
-    "outpaint_expand": lambda L: op_case(L, "expand"),
-    "outpaint_inner": lambda L: op_case(L, "inner"),
-    "outpaint_scale": lambda L: op_case(L, "scale"),
+    "keyframes_spread3": lambda L, **kw: kf_case(L, "", 3 if L >= 9 else 2, **kw),
+    "keyframes_first_mid_last": lambda L, **kw: kf_case(L, f"0,{L // 2},-1" if L >= 9 else "0,-1", 3 if L >= 9 else 2,
+                                                        **kw),
+    "keyframes_every8": lambda L, **kw: kf_case(L, ",".join(str(f) for f in range(0, L, 8)), len(range(0, L, 8)), **kw),
+    "keyframes_anchor_top": lambda L, **kw: kf_case(L, "", 3 if L >= 9 else 2, h=32, w=32, anchor="top", px=16, **kw),
+    "firstframe": lambda L, **kw: ext_case(L, "firstframe", **kw),
+    "lastframe": lambda L, **kw: ext_case(L, "lastframe", **kw),
+    "firstlastframe": lambda L, **kw: ext_case(L, "firstlastframe", **kw),
+    "firstclip": lambda L, **kw: ext_case(L, "firstclip", **kw),
+    "lastclip": lambda L, **kw: ext_case(L, "lastclip", **kw),
+    "firstlastclip": lambda L, **kw: ext_case(L, "firstlastclip", **kw),
+    "repaint_static_mask": lambda L, **kw: rp_case(L, "static", **kw),
+    "repaint_bbox": lambda L, **kw: rp_case(L, "bbox", **kw),
+    "repaint_per_frame_mask": lambda L, **kw: rp_case(L, "perframe", **kw),
+    "outpaint_expand": lambda L, **kw: op_case(L, "expand", **kw),
+    "outpaint_inner": lambda L, **kw: op_case(L, "inner", **kw),
+    "outpaint_scale": lambda L, **kw: op_case(L, "scale", **kw),
 }
 
 
@@ -544,6 +556,6 @@ def test_builders_send_the_timeline_the_frontend_draws(comfy):
     payload = out.ui["inertia_timeline"][0]
     L = out.args[4]
     T = (L - 1) // 4 + 1
-    assert payload["length"] == L
+    assert payload["length"] == L and payload["layout"] == "for WanVaceToVideo"
     assert payload["latent"] == "0" + "1" * (T - 2) + "0"
     assert payload["reads"] == pixel_frames_read(L) and payload["conflicts"] == []

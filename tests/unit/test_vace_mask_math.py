@@ -5,6 +5,11 @@ WanVaceToVideo's temporal step is reproduced here with the same PyTorch call it 
 p(k) is checked against PyTorch itself, not against a copy of the formula.
 """
 
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -93,6 +98,34 @@ def test_widening_rule_makes_the_seen_latent_mask_equal_any_intent():
             k = int(vm.latent_of_frame(L)[f])
             if f not in reads or vm.pixel_frames_read(L)[k] == f:
                 assert torch.equal(masks[f], intent[k])
+
+
+def test_latent_aligned_layout_is_group_uniform_and_exact_for_the_group_minimum():
+    """mask_layout 'latent-aligned': every frame carries its own group's mask; the group minimum (what
+    VACELatentAlignedEncode reads) is then exactly the intent, while the stock read of the same masks is
+    not in general. The stock layout is expand_latent_masks, unchanged."""
+    g = torch.Generator().manual_seed(1)
+    stock_wrong = 0
+    for L in LENGTHS:
+        T = vm.latent_length(L)
+        intent = (torch.rand(T, 16, 16, generator=g) > 0.5).float()
+        masks = vm.layout_masks(intent, L, vm.ALIGNED_LAYOUT)
+        own = vm.latent_of_frame(L)
+        for f in range(L):
+            assert torch.equal(masks[f], intent[int(own[f])]), (L, f)
+        assert torch.equal(vm.latent_masks_aligned(masks), intent) and torch.equal(vm.group_min_masks(masks), intent)
+        stock_wrong += not torch.equal(seen_by_wan(masks, L), intent)
+        assert torch.equal(vm.layout_masks(intent, L), vm.expand_latent_masks(intent, L))
+        assert torch.equal(vm.layout_masks(intent, L, vm.STOCK_LAYOUT), vm.expand_latent_masks(intent, L))
+        assert vm.latent_sources(L) == [(p, p) for p in vm.pixel_frames_read(L)]
+        assert vm.latent_sources(L, vm.ALIGNED_LAYOUT) == [(0, 0)] + [(4 * k - 3, 4 * k) for k in range(1, T)]
+    assert stock_wrong == len(LENGTHS)
+    # padding with "generate" and cutting, as the encode node does
+    assert vm.latent_masks_aligned(torch.zeros(3, 8, 8), 9)[:, 0, 0].tolist() == [0.0, 0.0, 1.0]
+    assert vm.latent_masks_aligned(torch.zeros(20, 8, 8), 9).shape == (3, 8, 8)
+    with pytest.raises(InertiaInputError) as e:
+        vm.layout_masks(intent, L, "nearest")
+    assert e.value.name == "mask_layout"
 
 
 def test_naive_keyframes_are_lost_without_widening():
@@ -300,3 +333,20 @@ def test_reference_crop_boxes():
         vm.reference_crop_boxes(480, 832, 0, 0.3, "edges")
     canvas = vm.fit_on_canvas(torch.zeros(10, 20, 3), 40, 40)
     assert float(canvas[:10].min()) == 1.0 and float(canvas[20, 20].max()) == 0.0
+
+
+def test_js_latent_sources_agree(tmp_path):
+    """js/vace_math.js latentSources (the timeline's read frames / group brackets) = vace_mask.latent_sources."""
+    if shutil.which("node") is None:
+        pytest.skip("needs node to run the frontend's formula")
+    shutil.copy(Path(__file__).resolve().parents[2] / "js" / "vace_math.js", tmp_path / "vace_math.mjs")
+    script = tmp_path / "run.mjs"
+    script.write_text("import { latentSources, ALIGNED_LAYOUT, STOCK_LAYOUT } from './vace_math.mjs';\n"
+                      f"const ls = {json.dumps(LENGTHS)};\n"
+                      "console.log(JSON.stringify([[STOCK_LAYOUT, ALIGNED_LAYOUT], ls.map(L => [latentSources(L), "
+                      "latentSources(L, ALIGNED_LAYOUT)])]));\n")
+    names, res = json.loads(subprocess.run(["node", str(script)], capture_output=True, text=True, check=True).stdout)
+    assert tuple(names) == vm.MASK_LAYOUTS
+    for L, (stock, aligned) in zip(LENGTHS, res):
+        assert [tuple(x) for x in stock] == vm.latent_sources(L), L
+        assert [tuple(x) for x in aligned] == vm.latent_sources(L, vm.ALIGNED_LAYOUT), L
