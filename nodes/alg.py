@@ -4,7 +4,7 @@ Early in sampling the model is shown a low-pass filtered copy of its image condi
 motion can form before the sharp image "locks" the video; later it gets the sharp image back.
 Math (filters, schedules, the three-pass formula) lives in ``nodes/pure/lowpass.py``.
 
-**Where the image condition is** (what ALG filters, in latent space, no re-encode):
+**Where the image condition is** (what ALG filters; in latent space, with no re-encode, unless space is pixel):
 
 * Wan 2.1/2.2 I2V and FLF (``WanImageToVideo``, ``WanFirstLastFrameToVideo``): the processed
   ``c_concat`` ``[B, 20, T, h, w]`` = 4 mask channels + 16 image-latent channels. Only the 16
@@ -49,8 +49,22 @@ call received (the paper's ``step_norm``; with KSamplerAdvanced splits that is t
   a guider that bypasses it (DualCFGGuider …) gets a warning at the end of the run.
 
 Filters are computed once per run and distinct strength, cached in a holder made per run in an
-``OUTER_SAMPLE`` wrapper and dropped in its ``finally``. Pixel-space filtering (re-encoding the
-low-passed image) is not offered: the paper recommends latent space and it needs no VAE.
+``OUTER_SAMPLE`` wrapper and dropped in its ``finally``.
+
+**Space.** ``latent`` (default, the paper's recommendation): the stored image latent is filtered,
+no VAE. ``pixel`` (Wan I2V/FLF only): the node gets the VAE and the start/end images the user gave
+``WanImageToVideo`` / ``WanFirstLastFrameToVideo``; at strength κ the images are resized as core
+does (``common_upscale``, bilinear, center), low-passed in image pixels (down_up at r(κ); gaussian
+σ(κ) × the VAE's spatial compression, 8, since ``blur_sigma`` is in latent pixels), put into core's
+gray (0.5) video of ``4·(T − 1) + 1`` frames, VAE-encoded, and transformed as ``WAN21.concat_cond``
+transforms ``concat_latent_image`` (resize to the noise size, ``process_latent_in``, batch) into the
+16 image channels of ``c_concat``; the mask channels stay. The strength is taken per step (at the
+step's σ), so every strength is known before sampling: the OUTER_SAMPLE wrapper encodes once per
+distinct strength (interval: once per run) before ``prepare_sampling`` loads the diffusion model,
+so the VAE never pushes it out of VRAM mid-run. Encodes are counted in :data:`LAST_RUN_INFO`.
+The raw conditioning's ``concat_mask`` is checked against the images (start/end present where the
+condition has known frames). VACE, HunyuanVideo and FramePack are refused in pixel space at node
+time (use latent).
 """
 
 from __future__ import annotations
@@ -61,6 +75,7 @@ from dataclasses import dataclass
 
 import comfy.model_patcher
 import comfy.patcher_extension
+import comfy.utils
 import torch
 from comfy_api.latest import io, ui
 
@@ -82,6 +97,7 @@ from .pure.lowpass import (
     step_progress,
     strength,
     vace_image_frames,
+    wan_i2v_video,
 )
 
 log = logging.getLogger("ComfyUI-Inertia")
@@ -89,6 +105,12 @@ log = logging.getLogger("ComfyUI-Inertia")
 #: Pack-specific key for wrappers and the per-run holder in ``transformer_options``.
 KEY = "inertia_alg"
 FORMS = ("auto", "paper", "single_pass")
+SPACES = ("latent", "pixel")
+#: Pixel frames per latent frame after the first, as core's Wan I2V/FLF nodes count them
+#: (``latent frames = (length − 1) // 4 + 1``).
+WAN_TIME_COMPRESSION = 4
+PIXEL_ONLY = ("pixel space rebuilds the Wan I2V/FLF image condition (WanImageToVideo, WanFirstLastFrameToVideo); "
+              "use space 'latent' for VACE, HunyuanVideo and FramePack")
 PRESETS = ("paper defaults for the model family", "custom")
 
 SUPPORTED = ("Wan 2.1/2.2 I2V and FLF (WanImageToVideo, WanFirstLastFrameToVideo), Wan VACE with a reference "
@@ -97,15 +119,51 @@ SUPPORTED = ("Wan 2.1/2.2 I2V and FLF (WanImageToVideo, WanFirstLastFrameToVideo
 
 #: The per-step log of the most recent ALG run (list of dicts), for diagnostics and benchmarks.
 LAST_RUN_LOG: list[dict] = []
+#: Totals of the most recent ALG run: form, space, filter_computations, vae_encodes, pixel_strengths.
+LAST_RUN_INFO: dict = {}
+
+
+@dataclass(frozen=True, eq=False)
+class PixelSource:
+    """What pixel space re-encodes: the VAE and the images given to WanImageToVideo / WanFirstLastFrameToVideo.
+
+    ``start_image`` / ``end_image`` are ComfyUI IMAGEs ``[N, H, W, C]`` in [0, 1] (either may be None).
+    """
+
+    vae: object
+    start_image: torch.Tensor | None
+    end_image: torch.Tensor | None
+
+    def video(self, params: ALGParams, kappa: float, length: int, height: int, width: int) -> torch.Tensor:
+        """The I2V/FLF pixel video ``[length, height, width, 3]`` with its images low-passed at strength κ.
+
+        Like core: the start images (first ``length``) and end images (last ``length``) are resized to
+        ``width × height`` with ``comfy.utils.common_upscale`` (bilinear, center crop); then filtered per
+        frame at κ in image pixels (gaussian σ times the VAE's spatial compression); then placed into a
+        gray (0.5) video (:func:`wan_i2v_video`).
+        """
+        scale = float(self.vae.spacial_compression_encode())
+
+        def prep(img, take):
+            if img is None:
+                return None
+            img = comfy.utils.common_upscale(take(img).movedim(-1, 1).float(), width, height, "bilinear", "center")
+            return params.apply(img, kappa, sigma_scale=scale).movedim(1, -1)
+
+        return wan_i2v_video(length, height, width, prep(self.start_image, lambda t: t[:length]),
+                             prep(self.end_image, lambda t: t[-length:]))
 
 
 @dataclass(frozen=True)
 class ALGConfig:
-    """What the node resolved: parameters, guidance form and model family (plain values)."""
+    """What the node resolved: parameters, guidance form and model family (plain values); for
+    ``space == "pixel"`` also the :class:`PixelSource`."""
 
     params: ALGParams
     form: str
     family: str
+    space: str = "latent"
+    pixel: PixelSource | None = None
 
 
 # --------------------------------------------------------------------------- locating the image
@@ -191,6 +249,9 @@ class ALGRun:
         self._x_cache = None                         # (kappa, source frame, filtered frame)
         self._sample_sigmas = None                   # (tensor, list)
         self._progress: dict = {}                    # σ -> schedule fraction (linear/exponential by σ)
+        self.pixel = config.pixel if config.space == "pixel" else None
+        self._pixel_latents: dict = {}               # (kappa, (T, h, w)) -> encoded latent [1, C, T, h, w]
+        self.encodes = 0
         self.checked = False
         self.filter_computations = 0
         self.calls = 0
@@ -211,20 +272,22 @@ class ALGRun:
         s = float(torch.as_tensor(sigma).flatten()[0])
         sched = self._schedule_sigmas(model_options)
         i = step_index(s, sched)
+        # pixel space: one strength per step (at the step's σ), so every strength is known (and encoded) up front
+        sk = sched[i] if self.pixel is not None and i < len(sched) else s
         if p.schedule_by == "step":
             prog = step_progress(i, len(sched) - 1)
             k = strength(prog, p.schedule, p.window_start, p.window_end, p.decay_rate)
         else:
-            inside = self.sigma_lo * (1.0 - SIGMA_RTOL) <= s <= self.sigma_hi * (1.0 + SIGMA_RTOL)
+            inside = self.sigma_lo * (1.0 - SIGMA_RTOL) <= sk <= self.sigma_hi * (1.0 + SIGMA_RTOL)
             prog = None
             if not inside:
                 k = 0.0
             elif p.schedule == "interval":
                 k = 1.0
             else:
-                prog = self._progress.get(s)
+                prog = self._progress.get(sk)
                 if prog is None:  # bisection: once per distinct σ of the run (cond/uncond and solver stages reuse it)
-                    prog = self._progress[s] = sigma_to_percent(s, self.model_sampling.percent_to_sigma)
+                    prog = self._progress[sk] = sigma_to_percent(sk, self.model_sampling.percent_to_sigma)
                 prog = min(max(prog, p.window_start), p.window_end)
                 k = strength(prog, p.schedule, p.window_start, p.window_end, p.decay_rate)
         r, bs = p.at(k)
@@ -262,8 +325,107 @@ class ALGRun:
                 self._buckets.popitem(last=False)
         return b
 
+    # ---- pixel space
+    def prepare_pixel(self, conds: dict) -> None:
+        """Pixel space, before the model loads: check the raw conditioning against the images and
+        VAE-encode the rebuilt video once per distinct strength of the schedule's steps.
+
+        ``conds`` is the guider's ``{name: [cond dict, …]}`` (``convert_cond`` output, which keeps
+        core's ``concat_latent_image`` / ``concat_mask``). Encoding here, not mid-sampling, keeps
+        the VAE from pushing the diffusion model out of VRAM while it samples.
+
+        Raises:
+            InertiaInputError: no Wan I2V/FLF image latent in the conditioning; start_image /
+            end_image not matching the frames the conditioning marks as known; a VAE whose latent
+            does not match the conditioning's.
+        """
+        entries = [c for group in (conds or {}).values() for c in (group or []) if isinstance(c, dict)]
+        geoms = {}
+        for c in entries:
+            img = c.get("concat_latent_image")
+            if img is not None:
+                geoms[tuple(img.shape[-3:])] = c.get("concat_mask")
+        if not geoms:
+            raise InertiaInputError(
+                "space", "pixel", "connect the positive/negative from WanImageToVideo or WanFirstLastFrameToVideo "
+                "(with the same start/end image as this node), or use space 'latent'",
+                f"finds no Wan I2V/FLF image latent (concat_latent_image) in the conditioning; {PIXEL_ONLY}")
+        for geom, mask in geoms.items():
+            self._check_known_frames(geom, mask)
+        steps = range(len(self.sigmas) - 1)
+        kappas = sorted({st.kappa for st in (self.state(self.sigmas[i], None) for i in steps) if st.active},
+                        reverse=True)
+        for kappa in kappas:
+            for geom in geoms:
+                self.pixel_latent(kappa, geom)
+
+    def _check_known_frames(self, geom, mask) -> None:
+        """The images must sit where the conditioning's mask says an image is (0 = known)."""
+        if mask is None:
+            return
+        known = mask.reshape(-1, *mask.shape[-3:]).amin(dim=(0, 2, 3)) < 0.5    # [T] per latent frame
+        src, t = self.pixel, geom[0]
+        length = WAN_TIME_COMPRESSION * (t - 1) + 1
+        if src.start_image is not None and not bool(known[0]):
+            raise InertiaInputError("start_image", tuple(src.start_image.shape),
+                                    "disconnect start_image, or use the conditioning made with it",
+                                    "is connected, but the conditioning's first frame is not an image")
+        if src.end_image is not None and not bool(known[-1]):
+            raise InertiaInputError("end_image", tuple(src.end_image.shape),
+                                    "disconnect end_image (WanImageToVideo has none), or use the conditioning of "
+                                    "WanFirstLastFrameToVideo made with it",
+                                    "is connected, but the conditioning's last frame is not an image")
+        # start frames cover at most latent frames 0 … (n + 2) // 4 (FLF marks n + 3 pixel frames known)
+        n = 0 if src.start_image is None else min(src.start_image.shape[0], length)
+        covered = (n + 2) // WAN_TIME_COMPRESSION if n else -1
+        if src.end_image is None and t - 1 > covered and bool(known[-1]):
+            raise InertiaInputError("end_image", None, "connect the end_image you gave WanFirstLastFrameToVideo",
+                                    "is missing, but the conditioning's last frame is an image")
+
+    def pixel_latent(self, kappa: float, geom: tuple) -> torch.Tensor:
+        """The VAE latent ``[1, C, T, h, w]`` of the pixel video low-passed at κ (encoded once per run)."""
+        key = (kappa, geom)
+        hit = self._pixel_latents.get(key)
+        if hit is not None:
+            return hit
+        if self.checked:  # a strength the schedule did not predict (should not happen): still once per strength
+            log.warning("ALG: pixel space encodes an unplanned strength %.4g during sampling", kappa)
+        t, h, w = geom
+        vae = self.pixel.vae
+        scale = int(vae.spacial_compression_encode())
+        video = self.pixel.video(self.params, kappa, WAN_TIME_COMPRESSION * (t - 1) + 1, h * scale, w * scale)
+        lat = vae.encode(video)
+        self.encodes += 1
+        if tuple(lat.shape[-3:]) != tuple(geom):
+            raise InertiaInputError("vae", type(vae).__name__, "connect the VAE you gave WanImageToVideo / "
+                                    "WanFirstLastFrameToVideo", f"encodes the rebuilt video to {tuple(lat.shape)}, "
+                                    f"but the conditioning's image latent has frames × height × width {geom}")
+        self._pixel_latents[key] = lat
+        return lat
+
+    def _pixel_concat(self, model, cond: dict, key: str, span, tensor: torch.Tensor, kappa: float) -> torch.Tensor:
+        """The Wan c_concat with its image channels replaced by the pixel-space latent at κ, transformed as
+        core's ``WAN21.concat_cond`` transforms ``concat_latent_image``: resize to the noise size (bilinear,
+        center), ``process_latent_in``, repeat to the batch."""
+        src = cond.get("concat_latent_image")
+        if key != "c_concat" or src is None:
+            raise InertiaInputError("space", "pixel", PIXEL_ONLY, f"cannot rebuild the '{key}' image condition")
+        lat = self.pixel_latent(kappa, tuple(src.shape[-3:]))
+        img = comfy.utils.common_upscale(lat.to(tensor.device), tensor.shape[-1], tensor.shape[-2], "bilinear",
+                                         "center")
+        img = comfy.utils.resize_to_batch_size(model.process_latent_in(img), tensor.shape[0])
+        if img.shape[1] != span[1] - span[0]:
+            raise InertiaInputError("space", "pixel", PIXEL_ONLY,
+                                    f"gets a {img.shape[1]}-channel latent for {span[1] - span[0]} image channels")
+        out = tensor.clone()
+        out[:, span[0]:span[1]] = img.to(tensor.dtype)
+        return out
+
     def filtered_cond(self, model, cond: dict, kappa: float) -> dict:
-        """A copy of one processed cond entry with its image condition filtered at strength κ (cached)."""
+        """A copy of one processed cond entry with its image condition filtered at strength κ (cached).
+
+        Latent space low-passes the stored latent; pixel space puts in the re-encoded low-passed image.
+        """
         targets = [s for s in self.slots(model, cond) if s[0] != "guiding_frame"]
         if not targets:
             return cond
@@ -275,6 +437,9 @@ class ALGRun:
         new = dict(cond)
         mc = dict(cond["model_conds"])
         for key, span in targets:
+            if self.pixel is not None:
+                mc[key] = mc[key]._copy_with(self._pixel_concat(model, cond, key, span, mc[key].cond, kappa))
+                continue
             mc[key] = mc[key]._copy_with(_filter_slot(key, span, mc[key].cond, lp))
         new["model_conds"] = mc
         self.filter_computations += 1
@@ -288,7 +453,8 @@ class ALGRun:
 
     def filtered_x(self, model, conds, x: torch.Tensor, kappa: float) -> torch.Tensor:
         """HunyuanVideo v2 (replace): low-pass the guiding (first) latent frame of the model input."""
-        if not any(s[0] == "guiding_frame" for g in conds if g is not None for c in g for s in self.slots(model, c)):
+        if self.pixel is not None or not any(s[0] == "guiding_frame" for g in conds if g is not None for c in g
+                                             for s in self.slots(model, c)):
             return x
         src = x[:, :, :1]
         c = self._x_cache
@@ -309,17 +475,22 @@ class ALGRun:
                          "blur_sigma": st.blur_sigma, "filtered": st.active, "passes": passes, "form": form})
 
     def finish(self) -> None:
-        global LAST_RUN_LOG
+        global LAST_RUN_LOG, LAST_RUN_INFO
         LAST_RUN_LOG = list(self.log)
+        LAST_RUN_INFO = {"form": self.config.form, "space": self.config.space,
+                         "filter_computations": self.filter_computations, "vae_encodes": self.encodes,
+                         "pixel_strengths": sorted({k for k, _ in self._pixel_latents}, reverse=True)}
         on = sorted({e["step"] for e in self.log if e["filtered"]})
         steps = len(self.sigmas) - 1
         if self.calls == 0:
             log.warning("ALG: the %s form was never called in this run (a guider that bypasses ComfyUI's "
                         "sampling_function?). Use guidance_form single_pass with such guiders.", self.config.form)
         else:
-            log.info("ALG %s: filtered steps %s of %d (filters computed %d times)", self.config.form,
-                     _ranges(on) or "none", steps, self.filter_computations)
+            log.info("ALG %s, %s space: filtered steps %s of %d (filters computed %d times, VAE encodes %d)",
+                     self.config.form, self.config.space, _ranges(on) or "none", steps, self.filter_computations,
+                     self.encodes)
         self._buckets.clear()
+        self._pixel_latents.clear()
         self._slots.clear()
         self._x_cache = None
         self._sample_sigmas = None
@@ -355,6 +526,8 @@ def make_outer_sample_wrapper(config: ALGConfig):
             sigmas = args[3] if len(args) > 3 else kwargs["sigmas"]
             ms = guider.model_patcher.get_model_object("model_sampling")
             run = ALGRun(config, ms, sigmas)
+            if run.pixel is not None:  # VAE encodes before prepare_sampling loads the diffusion model
+                run.prepare_pixel(getattr(guider, "conds", None))
             guider.model_options = comfy.model_patcher.create_model_options_clone(original)
             guider.model_options.setdefault("transformer_options", {})[KEY] = run
             return executor(*args, **kwargs)
@@ -465,7 +638,34 @@ def resolve_form(model, form: str) -> str:
     return form
 
 
-def apply_alg(model, params: ALGParams, form: str, family: str):
+def resolve_pixel(family: str, space: str, vae, start_image, end_image) -> PixelSource | None:
+    """Validate the space inputs; return the :class:`PixelSource` for ``space == "pixel"``, else None.
+
+    Raises:
+        InertiaInputError: unknown space; pixel space on a model other than Wan (I2V/FLF); pixel
+        space without a VAE or without any image; an image that is not ``[N, H, W, C≥3]``.
+    """
+    if space not in SPACES:
+        raise InertiaInputError("space", space, f"use one of {SPACES}")
+    if space == "latent":
+        return None
+    if family != "wan":
+        raise InertiaInputError("space", space, PIXEL_ONLY, f"is not available for this model family ({family})")
+    if vae is None:
+        raise InertiaInputError("vae", None, "connect the VAE you gave WanImageToVideo / WanFirstLastFrameToVideo, "
+                                "or use space 'latent'", "is required with space 'pixel' (it re-encodes the image)")
+    if start_image is None and end_image is None:
+        raise InertiaInputError("start_image", None, "connect the start_image you gave WanImageToVideo / "
+                                "WanFirstLastFrameToVideo (and its end_image for FLF), or use space 'latent'",
+                                "is required with space 'pixel' (the image that is low-passed and re-encoded)")
+    for name, img in (("start_image", start_image), ("end_image", end_image)):
+        if img is not None and (not torch.is_tensor(img) or img.ndim != 4 or img.shape[-1] < 3 or img.shape[0] < 1):
+            raise InertiaInputError(name, tuple(getattr(img, "shape", ())) or type(img).__name__,
+                                    "connect a ComfyUI IMAGE [N, H, W, 3]", "is not an image batch")
+    return PixelSource(vae, start_image, end_image)
+
+
+def apply_alg(model, params: ALGParams, form: str, family: str, pixel: PixelSource | None = None):
     """Return the patched clone. The input ModelPatcher is never modified.
 
     Installs under :data:`KEY`: an ``OUTER_SAMPLE`` wrapper (per-run holder) and either a
@@ -489,11 +689,12 @@ def apply_alg(model, params: ALGParams, form: str, family: str):
         m.set_model_sampler_calc_cond_batch_function(make_paper_calc_function(previous))
     else:
         m.add_wrapper_with_key(wp.CALC_COND_BATCH, KEY, alg_single_pass_wrapper)
-    m.add_wrapper_with_key(wp.OUTER_SAMPLE, KEY, make_outer_sample_wrapper(ALGConfig(params, form, family)))
+    config = ALGConfig(params, form, family, "latent" if pixel is None else "pixel", pixel)
+    m.add_wrapper_with_key(wp.OUTER_SAMPLE, KEY, make_outer_sample_wrapper(config))
     return m
 
 
-def describe(params: ALGParams, form: str, family: str, model_sampling=None) -> str:
+def describe(params: ALGParams, form: str, family: str, model_sampling=None, space: str = "latent") -> str:
     """One-paragraph summary of what the patched model will do (shown in the node)."""
     filt = (f"down_up r*={params.resize_factor:g}" if params.filter == "down_up"
             else f"gaussian sigma*={params.blur_sigma:g} latent px")
@@ -508,8 +709,10 @@ def describe(params: ALGParams, form: str, family: str, model_sampling=None) -> 
         where = f"step fraction i/(N-1) in {window}"
     cost = {"paper": "3 passes per filtered step, 2 after",
             "single_pass": "no extra passes"}[form]
-    return (f"ALG ({family}): {form} form ({cost}); {filt}; {params.schedule} schedule over {where}; "
-            f"latent space.")
+    room = ("latent space (no re-encode)." if space == "latent" else
+            "pixel space: the start/end image is low-passed in image pixels (gaussian sigma x8) and VAE-encoded "
+            "once per distinct strength, before sampling; one strength per step.")
+    return f"ALG ({family}): {form} form ({cost}); {filt}; {params.schedule} schedule over {where}; {room}"
 
 
 class ALG(io.ComfyNode):
@@ -526,8 +729,9 @@ class ALG(io.ComfyNode):
                 "filtered copy of its image condition, so coarse motion forms before the sharp image locks the "
                 "video (+36% VBench-I2V dynamic degree in the paper); later the sharp image returns. Acts on the "
                 "Wan 2.1/2.2 I2V/FLF concat image, the VACE reference/kept frames and the HunyuanVideo I2V "
-                "image latent, in latent space (no re-encode). Connect the conditioning from WanImageToVideo, "
-                "WanFirstLastFrameToVideo, WanVaceToVideo or HunyuanImageToVideo."),
+                "image latent, in latent space (no re-encode); for Wan I2V/FLF optionally in pixel space (the "
+                "start/end image low-passed and re-encoded with the VAE). Connect the conditioning from "
+                "WanImageToVideo, WanFirstLastFrameToVideo, WanVaceToVideo or HunyuanImageToVideo."),
             inputs=[
                 io.Model.Input("model", tooltip="The I2V model to patch (Wan I2V/FLF/VACE, HunyuanVideo I2V). It is "
                                                 "cloned; the input is never changed."),
@@ -558,7 +762,8 @@ class ALG(io.ComfyNode):
                                        "the factor is 1 − (1 − r*)·κ."),
                 io.Float.Input("blur_sigma", default=DEFAULT_BLUR_SIGMA, min=0.0, max=64.0, step=0.05,
                                tooltip="custom only. σ* of the gaussian filter at full strength, in latent pixels "
-                                       "(1 latent pixel = 8 image pixels); σ = σ*·κ. 0 = no blur."),
+                                       "(1 latent pixel = 8 image pixels; space pixel blurs the image by 8·σ image "
+                                       "pixels, the same physical blur); σ = σ*·κ. 0 = no blur."),
                 io.Combo.Input("schedule", options=list(SCHEDULES), default="interval",
                                tooltip="custom only. interval: full strength inside the window (the paper's "
                                        "default). linear: strength falls from 1 at window_start to 0 at window_end. "
@@ -571,6 +776,21 @@ class ALG(io.ComfyNode):
                                        "schedule; 0.20 = the paper's Wan value. The filter is off after it."),
                 io.Float.Input("decay_rate", default=10.0, min=0.0, max=100.0, step=0.5,
                                tooltip="custom only, exponential schedule: decay rate (paper default 10)."),
+                io.Combo.Input("space", options=list(SPACES), default="latent",
+                               tooltip="latent: filter the image latent the conditioning already holds (the paper's "
+                                       "recommendation; no VAE, no re-encode; every supported model). pixel: Wan "
+                                       "I2V/FLF only — low-pass start_image/end_image in image pixels, rebuild the "
+                                       "video as WanImageToVideo / WanFirstLastFrameToVideo do and VAE-encode it once "
+                                       "per distinct strength (interval schedule: once per run), before sampling. "
+                                       "Needs vae and start_image (and end_image for FLF)."),
+                io.Vae.Input("vae", optional=True,
+                             tooltip="space pixel only: the VAE you gave WanImageToVideo / WanFirstLastFrameToVideo."),
+                io.Image.Input("start_image", optional=True,
+                               tooltip="space pixel only: the start_image you gave WanImageToVideo / "
+                                       "WanFirstLastFrameToVideo (same image, any size: it is resized like there)."),
+                io.Image.Input("end_image", optional=True,
+                               tooltip="space pixel only: the end_image you gave WanFirstLastFrameToVideo (leave "
+                                       "empty for WanImageToVideo)."),
             ],
             outputs=[io.Model.Output(display_name="model",
                                      tooltip="The patched clone: sample it with the I2V conditioning as usual.")],
@@ -579,12 +799,14 @@ class ALG(io.ComfyNode):
     @classmethod
     def execute(cls, model, preset=PRESETS[0], guidance_form="auto", schedule_by="sigma", filter="down_up",
                 resize_factor=0.40, blur_sigma=DEFAULT_BLUR_SIGMA, schedule="interval", window_start=0.0,
-                window_end=0.20, decay_rate=10.0) -> io.NodeOutput:
+                window_end=0.20, decay_rate=10.0, space="latent", vae=None, start_image=None,
+                end_image=None) -> io.NodeOutput:
         family, params = resolve_params(model, preset, filter, resize_factor, blur_sigma, schedule, schedule_by,
                                         window_start, window_end, decay_rate)
         form = resolve_form(model, guidance_form)
-        m = apply_alg(model, params, form, family)
-        text = describe(params, form, family, model.get_model_object("model_sampling"))
+        pixel = resolve_pixel(family, space, vae, start_image, end_image)
+        m = apply_alg(model, params, form, family, pixel)
+        text = describe(params, form, family, model.get_model_object("model_sampling"), space)
         log.info(text)
         return io.NodeOutput(m, ui=ui.PreviewText(text))
 

@@ -123,10 +123,15 @@ class ALGParams:
         r, s = self.at(kappa)
         return (r < 1.0) if self.filter == "down_up" else (s > 0.0)
 
-    def apply(self, x: torch.Tensor, kappa: float) -> torch.Tensor:
-        """Low-pass ``x`` ([B,C,T,H,W] or [N,C,H,W]) at strength κ with this filter."""
+    def apply(self, x: torch.Tensor, kappa: float, sigma_scale: float = 1.0) -> torch.Tensor:
+        """Low-pass ``x`` ([B,C,T,H,W] or [N,C,H,W]) at strength κ with this filter.
+
+        ``sigma_scale`` converts the gaussian σ from latent pixels to the pixels of ``x``: 1 for
+        latents, the VAE's spatial compression (8) for images. ``down_up``'s r is relative and
+        needs no conversion.
+        """
         r, s = self.at(kappa)
-        return down_up(x, r) if self.filter == "down_up" else gaussian(x, s)
+        return down_up(x, r) if self.filter == "down_up" else gaussian(x, s * float(sigma_scale))
 
 
 # --------------------------------------------------------------------------- filters
@@ -234,6 +239,34 @@ def lowpass_vace(vace_context: torch.Tensor, lp: Callable[[torch.Tensor], torch.
     keep = sel[:, :, None, :, None, None]
     out[:, :, :n_latent] = torch.where(keep, filt, vace_context[:, :, :n_latent])
     return out
+
+
+def wan_i2v_video(length: int, height: int, width: int, start: torch.Tensor | None = None,
+                  end: torch.Tensor | None = None, gray: float = 0.5) -> torch.Tensor:
+    """The pixel video that Wan I2V / FLF conditioning encodes: ``[length, height, width, 3]``.
+
+    Written from ComfyUI's ``WanImageToVideo`` / ``WanFirstLastFrameToVideo`` description: every
+    frame gray (0.5); the start images ``[N, H, W, C]`` (at most ``length``, from the front) fill
+    the first frames; the end images (at most ``length``, from the back) fill the last frames,
+    over the start ones where they meet. Images must already be ``height × width``; channels
+    beyond 3 (alpha) are dropped. float32.
+
+    Raises:
+        InertiaInputError: an image that is not ``[N, height, width, C≥3]``.
+    """
+    video = torch.full((int(length), int(height), int(width), 3), float(gray), dtype=torch.float32)
+    for name, img in (("start_image", start), ("end_image", end)):
+        if img is None:
+            continue
+        if img.ndim != 4 or tuple(img.shape[1:3]) != (height, width) or img.shape[-1] < 3 or img.shape[0] < 1:
+            raise InertiaInputError(name, tuple(img.shape), f"pass images [N, {height}, {width}, 3]",
+                                    "does not have the video's frame size and 3 channels")
+        frames = (img[:length] if name == "start_image" else img[-length:])[..., :3].to(video)
+        if name == "start_image":
+            video[:frames.shape[0]] = frames
+        else:
+            video[length - frames.shape[0]:] = frames
+    return video
 
 
 # --------------------------------------------------------------------------- schedules

@@ -499,3 +499,215 @@ def test_no_image_condition_raises_at_sampling(comfy, load_standin, standin):
         sample(comfy, patched, conds, steps=2)
     msg = str(e.value)
     assert "no image condition" in msg and "WanImageToVideo" in msg and "HunyuanImageToVideo" in msg
+
+
+# ---------------------------------------------------------------- pixel space (Wan I2V / FLF)
+# 16x16 px, 5 frames (latent 2x2x2). The start/end images are 20x24: core's WanImageToVideo and ALG both
+# center-crop them to 20x20 and resize to 16x16 (comfy.utils.common_upscale), so the resize is exercised.
+
+PIX = 16
+
+
+def _image_px(seed):
+    return torch.rand(1, 20, 24, 3, generator=torch.Generator().manual_seed(100 + seed))
+
+
+class RecordingVAE:
+    """Thin proxy around the real VAE: every encode's input video and output latent are recorded."""
+
+    def __init__(self, vae):
+        self._vae, self.calls = vae, []
+
+    def encode(self, pixels):
+        out = self._vae.encode(pixels)
+        self.calls.append((pixels.detach().clone(), out.detach().clone()))
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self._vae, name)
+
+
+def independent_lowpassed(img, r):
+    """Written out: center crop 20x24 → 20x20 (columns 2..21), bilinear to 16x16 (as core resizes), then
+    bilinear antialiased down to round(16·r) px and back up. Returns [1, 16, 16, 3]."""
+    import torch.nn.functional as F
+
+    x = F.interpolate(img[:, :, 2:22].movedim(-1, 1), size=(PIX, PIX), mode="bilinear", align_corners=False)
+    n = round(PIX * r)
+    x = F.interpolate(x, size=(n, n), mode="bilinear", align_corners=False, antialias=True)
+    x = F.interpolate(x, size=(PIX, PIX), mode="bilinear", align_corners=False, antialias=True)
+    return x.movedim(1, -1)
+
+
+def gray_video(first=None, last=None):
+    v = torch.full((FRAMES, PIX, PIX, 3), 0.5)
+    if first is not None:
+        v[0] = first[0]
+    if last is not None:
+        v[-1] = last[0]
+    return v
+
+
+@pytest.fixture(scope="module")
+def pixel_i2v(comfy, wan_vae):
+    from comfy_extras.nodes_wan import WanImageToVideo
+    img = _image_px(0)
+    conds = WanImageToVideo.execute(standins.wan_text_conditioning(1), standins.wan_text_conditioning(2), wan_vae,
+                                    PIX, PIX, FRAMES, 1, start_image=img).args
+    return conds, img
+
+
+@pytest.fixture(scope="module")
+def pixel_flf(comfy, wan_vae):
+    from comfy_extras.nodes_wan import WanFirstLastFrameToVideo
+    start, end = _image_px(0), _image_px(1)
+    conds = WanFirstLastFrameToVideo.execute(standins.wan_text_conditioning(1), standins.wan_text_conditioning(2),
+                                             wan_vae, PIX, PIX, FRAMES, 1, start_image=start, end_image=end).args
+    return conds, start, end
+
+
+def test_pixel_space_i2v_matches_independent_encode_inside_window_sharp_after(comfy, load_standin, wan_vae,
+                                                                             pixel_i2v):
+    import comfyui_inertia.nodes.alg as alg_mod
+
+    conds, img = pixel_i2v
+    base = load_standin("wan21_i2v")
+    sharp, _ = sharp_reference(comfy, base, conds, "c_concat_wan")
+    assert sharp.shape == (1, 20, 2, 2, 2)
+    vae = RecordingVAE(wan_vae)
+    patched, text = alg(base, space="pixel", vae=vae, start_image=img)  # paper defaults: r*=0.4, 0-20%, paper form
+    assert "pixel space" in text and "paper form" in text
+    assert vae.calls == []  # nothing is encoded at node time
+    m, rec = probed(patched, "c_concat_wan")
+    sample(comfy, m, conds)
+
+    # independent: low-pass the start image in pixels, gray video, vae.encode, process_latent_in
+    video = gray_video(independent_lowpassed(img, 0.4))
+    with torch.no_grad():
+        want = torch.cat([sharp[:, :4], base.model.process_latent_in(wan_vae.encode(video))], dim=1)
+    assert not torch.equal(want, sharp)
+    assert not torch.equal(want, expected_lp("c_concat_wan", sharp, 0.4))  # not the latent-space filter
+    sigma_end = flow_sigma(base, 0.20)
+    inside_calls = 0
+    for r in rec:
+        status = {}
+        for b, g in enumerate(r["groups"]):
+            chunk = r["c_concat"][b:b + 1]
+            status[g] = "sharp" if torch.equal(chunk, sharp) else "pixel_lp" if torch.equal(chunk, want) else "?"
+        inside = r["sigma"] >= sigma_end * (1 - 1e-4)
+        inside_calls += inside
+        assert status == ({0: "pixel_lp", 1: "pixel_lp", 2: "sharp"} if inside else {0: "sharp", 1: "sharp"}), \
+            (r["sigma"], status)
+    assert inside_calls == 2 and len(rec) == STEPS
+    # one encode for the run (2 filtered steps x 2 filtered passes), of exactly the video built above
+    assert len(vae.calls) == 1 and torch.equal(vae.calls[0][0], video)
+    info = alg_mod.LAST_RUN_INFO
+    assert (info["space"], info["vae_encodes"], info["pixel_strengths"]) == ("pixel", 1, [1.0])
+    sample(comfy, m, conds)  # a new run makes its own holder: one more encode, not one per step
+    assert len(vae.calls) == 2 and torch.equal(vae.calls[1][1], vae.calls[0][1])
+
+
+def test_pixel_space_encodes_once_per_distinct_strength(comfy, load_standin, wan_vae, pixel_i2v):
+    """Linear by step over 0-50% of 5 steps: step fractions 0, .25 → κ 1, 0.5 (r 0.4, 0.7); then κ 0."""
+    import comfyui_inertia.nodes.alg as alg_mod
+
+    conds, img = pixel_i2v
+    base = load_standin("wan21_i2v")
+    sharp, _ = sharp_reference(comfy, base, conds, "c_concat_wan", steps=5)
+    vae = RecordingVAE(wan_vae)
+    patched, _ = alg(base, preset="custom", guidance_form="single_pass", schedule="linear", schedule_by="step",
+                     window_start=0.0, window_end=0.5, space="pixel", vae=vae, start_image=img)
+    m, rec = probed(patched, "c_concat_wan")
+    sample(comfy, m, conds, steps=5)
+    assert len(vae.calls) == 2
+    for (video, _), r in zip(vae.calls, (0.4, 0.7)):
+        assert torch.equal(video, gray_video(independent_lowpassed(img, r)))
+    lp_images = [base.model.process_latent_in(out) for _, out in vae.calls]
+    assert not torch.equal(lp_images[0], lp_images[1])
+    assert len(rec) == 5
+    for i, r in enumerate(rec):
+        want = sharp if i >= 2 else torch.cat([sharp[:, :4], lp_images[i]], dim=1)
+        assert torch.equal(r["c_concat"], want.expand(2, -1, -1, -1, -1)), i
+    assert [e["kappa"] for e in alg_mod.LAST_RUN_LOG] == [1.0, 0.5, 0.0, 0.0, 0.0]
+    assert alg_mod.LAST_RUN_INFO["vae_encodes"] == 2 and alg_mod.LAST_RUN_INFO["pixel_strengths"] == [1.0, 0.5]
+
+
+def test_pixel_space_flf_rebuilds_both_ends_and_leaves_inputs_unchanged(comfy, load_standin, wan_vae, pixel_flf):
+    (pos, neg, latent), start, end = pixel_flf
+    base = load_standin("wan21_flf")
+    snap_model = model_state(base)
+    snap_conds = [(c[0].clone(), {k: v.clone() if torch.is_tensor(v) else v for k, v in c[1].items()})
+                  for c in pos + neg]
+    snap_images = (start.clone(), end.clone(), latent["samples"].clone())
+    vae = RecordingVAE(wan_vae)
+    patched, _ = alg(base, guidance_form="single_pass", space="pixel", vae=vae, start_image=start, end_image=end)
+    m, rec = probed(patched, "c_concat_wan")
+    sample(comfy, m, (pos, neg, latent))
+    assert len(vae.calls) == 1
+    video, out = vae.calls[0]
+    assert torch.equal(video, gray_video(independent_lowpassed(start, 0.4), independent_lowpassed(end, 0.4)))
+    sharp_img = base.model.process_latent_in(pos[0][1]["concat_latent_image"])  # what core puts in c_concat
+    lp_img = base.model.process_latent_in(out)
+    for i, r in enumerate(rec):
+        assert torch.equal(r["c_concat"][:, :4], rec[-1]["c_concat"][:, :4])  # mask channels never touched
+        assert torch.equal(r["c_concat"][:, 4:], (lp_img if i < 2 else sharp_img).expand(2, -1, -1, -1, -1)), i
+    assert model_state(base) == snap_model
+    for (t, d), c in zip(snap_conds, pos + neg):
+        assert torch.equal(t, c[0]) and d.keys() == c[1].keys()
+        for k, v in d.items():
+            assert torch.equal(v, c[1][k]) if torch.is_tensor(v) else v == c[1][k]
+    assert all(torch.equal(a, b) for a, b in zip(snap_images, (start, end, latent["samples"])))
+    assert KEY not in patched.model_options.get("transformer_options", {})
+
+
+def test_pixel_space_gaussian_blurs_eight_image_pixels_per_latent_pixel(comfy, wan_vae):
+    """blur_sigma is in latent pixels: in pixel space the image is blurred by σ·8 image pixels (no encode here)."""
+    import torch.nn.functional as F
+
+    from comfyui_inertia.nodes.alg import PixelSource
+
+    img = _image_px(0)
+    params = lp.ALGParams(filter="gaussian", blur_sigma=0.5)
+    video = PixelSource(wan_vae, img, None).video(params, 0.5, FRAMES, PIX, PIX)  # σ = 0.5·0.5 latent px = 2 px
+    resized = F.interpolate(img[:, :, 2:22].movedim(-1, 1), size=(PIX, PIX), mode="bilinear", align_corners=False)
+    assert torch.equal(video[:1], lp.gaussian(resized, 2.0).movedim(1, -1))
+    assert not torch.equal(video[:1], lp.gaussian(resized, 0.25).movedim(1, -1))
+    assert bool((video[1:] == 0.5).all())
+
+
+@pytest.mark.parametrize("standin,kw,name,text", [
+    ("wan21_i2v", dict(space="pixel", start_image="img"), "vae", "required"),
+    ("wan21_i2v", dict(space="pixel", vae="vae"), "start_image", "required"),
+    ("wan21_i2v", dict(space="pixel", vae="vae", start_image=torch.rand(16, 16, 3)), "start_image", "IMAGE"),
+    ("wan21_i2v", dict(space="voxel"), "space", "latent"),
+    ("wan21_vace", dict(space="pixel", vae="vae", start_image="img"), "space", "wan_vace"),
+    ("hunyuan_i2v", dict(space="pixel", vae="vae", start_image="img"), "space", "hunyuan"),
+])
+def test_pixel_space_bad_node_inputs(comfy, load_standin, wan_vae, standin, kw, name, text):
+    """Refused at node execution, naming the input ("vae"/"img" stand for the real VAE and a real image)."""
+    real = {"vae": wan_vae, "img": _image_px(0)}
+    kw = {k: real[v] if isinstance(v, str) and v in real else v for k, v in kw.items()}
+    with pytest.raises(InertiaInputError) as e:
+        ALG.execute(model=load_standin(standin), **kw)
+    msg = str(e.value)
+    assert f"'{name}'" in msg and text in msg and "Fix:" in msg
+
+
+@pytest.mark.parametrize("case", ["text_only", "end_image_on_i2v", "flf_without_end_image"])
+def test_pixel_space_conditioning_mismatch_raises_before_any_encode(comfy, load_standin, wan_vae, pixel_i2v,
+                                                                    pixel_flf, case):
+    vae = RecordingVAE(wan_vae)
+    img = _image_px(0)
+    if case == "text_only":
+        conds = (standins.wan_text_conditioning(1), standins.wan_text_conditioning(2), {"samples": torch.zeros(
+            1, 16, 2, 2, 2)})
+        kw, name, text = dict(start_image=img), "space", "WanImageToVideo"
+    elif case == "end_image_on_i2v":
+        conds, kw, name, text = pixel_i2v[0], dict(start_image=img, end_image=img), "end_image", "last frame is not"
+    else:
+        conds, kw, name, text = pixel_flf[0], dict(start_image=img), "end_image", "is missing"
+    patched, _ = alg(load_standin("wan21_i2v"), space="pixel", vae=vae, **kw)
+    with pytest.raises(InertiaInputError) as e:
+        sample(comfy, patched, conds, steps=2)
+    assert f"'{name}'" in str(e.value) and text in str(e.value)
+    assert vae.calls == []

@@ -223,3 +223,38 @@ def test_paper_formula_and_cfg_pair():
                                    rtol=1e-5, atol=1e-5)
     # and it is not the two-pass CFG with the filtered image
     assert not torch.allclose(u_lp + 5.0 * (c_lp - u_lp), lp.paper_combine(u_sharp, c_lp, u_lp, 5.0))
+
+
+# ---------------------------------------------------------------- pixel space helpers
+
+def test_wan_i2v_video_places_start_and_end_frames_in_gray():
+    g = torch.Generator().manual_seed(0)
+    start, end = torch.rand(2, 6, 8, 4, generator=g), torch.rand(1, 6, 8, 3, generator=g)
+    v = lp.wan_i2v_video(9, 6, 8, start=start, end=end)
+    assert v.shape == (9, 6, 8, 3) and v.dtype == torch.float32
+    assert torch.equal(v[:2], start[..., :3])          # alpha dropped
+    assert torch.equal(v[-1:], end)
+    assert bool((v[2:-1] == 0.5).all())
+    only_start = lp.wan_i2v_video(5, 6, 8, start=torch.rand(7, 6, 8, 3, generator=g))  # more frames than length
+    assert only_start.shape[0] == 5 and not bool((only_start == 0.5).all())
+    long_end = torch.rand(7, 6, 8, 3, generator=g)
+    assert torch.equal(lp.wan_i2v_video(5, 6, 8, end=long_end), long_end[-5:])  # the last `length` frames
+    assert bool((lp.wan_i2v_video(5, 6, 8) == 0.5).all())
+
+
+@pytest.mark.parametrize("name,kw", [("start_image", dict(start=torch.rand(1, 5, 8, 3))),
+                                     ("end_image", dict(end=torch.rand(1, 6, 8, 1))),
+                                     ("start_image", dict(start=torch.rand(6, 8, 3)))])
+def test_wan_i2v_video_rejects_wrong_image_shapes(name, kw):
+    with pytest.raises(InertiaInputError) as e:
+        lp.wan_i2v_video(5, 6, 8, **kw)
+    assert f"'{name}'" in str(e.value)
+
+
+def test_apply_sigma_scale_converts_latent_sigma_to_image_pixels():
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    p = lp.ALGParams(filter="gaussian", blur_sigma=0.5)
+    torch.testing.assert_close(p.apply(x, 0.5, sigma_scale=8), lp.gaussian(x, 2.0), rtol=0, atol=0)
+    assert torch.equal(p.apply(x, 0.5), lp.gaussian(x, 0.25))
+    d = lp.ALGParams(filter="down_up", resize_factor=0.4)
+    assert torch.equal(d.apply(x, 1.0, sigma_scale=8), lp.down_up(x, 0.4))  # r is relative: no scaling
