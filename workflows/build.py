@@ -670,10 +670,9 @@ def build(spec: dict, defs: dict) -> tuple[dict, dict]:
                 ui_inputs.append(entry)
                 api_inputs[name] = [str(ids[src]), slot]
             elif _is_widget(typ):
-                if value is None:
-                    if optional:
-                        continue
-                    value = opts.get("default", typ[0] if isinstance(typ, (list, tuple)) else None)
+                if value is None:  # the frontend makes a widget for optional inputs too: give it its default
+                    options = typ if isinstance(typ, (list, tuple)) else opts.get("options")
+                    value = opts.get("default", options[0] if options else None)
                 api_inputs[name] = value
                 widgets.append(value)
                 if opts.get("control_after_generate") or (typ == "INT" and name in ("seed", "noise_seed")):

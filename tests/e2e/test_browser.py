@@ -98,6 +98,17 @@ def test_workflow_loads_and_pack_nodes_render(browser_page, wf_path):
     for n in rendered:
         missing = set(_widget_inputs(info[n["type"]])) - set(n["widgets"])
         assert not missing, f"{n['type']} #{n['id']} lacks widgets {missing}"
+    # every widget shows the value the API twin of this workflow queues (UI and API formats agree)
+    api = json.loads((REPO / "workflows" / "api" / wf_path.name).read_text())
+    values = page.evaluate("() => Object.fromEntries(window.app.graph._nodes.map(n => [n.id, "
+                           "Object.fromEntries((n.widgets || []).map(w => [w.name, w.value]))]))")
+    for nid, node in api.items():
+        for name, value in node["inputs"].items():
+            if isinstance(value, list):
+                continue
+            shown = values[nid].get(name)
+            assert shown == value or (isinstance(value, float) and shown == pytest.approx(value)), \
+                (wf_path.stem, node["class_type"], name, shown, value)
     assert not errors, errors
 
 
