@@ -118,3 +118,31 @@ def test_workflows_listed_in_templates_browser(server):
     with urllib.request.urlopen(f"http://{srv}/api/workflow_templates/ComfyUI-Inertia/{sorted(shipped)[0]}.json",
                                 timeout=10) as r:
         assert "nodes" in json.loads(r.read())
+
+
+@pytest.mark.parametrize("path", API_WORKFLOWS, ids=[p.stem for p in API_WORKFLOWS])
+def test_bundled_workflow_matches_object_info(server, path):
+    """Every node type exists in /object_info and every widget value is in range / among the options
+    (model files and images are only named here: they are user files, checked by the run tests)."""
+    srv, _ = server
+    info = headless._get_json(srv, "/object_info")
+    user_files = {"unet_name", "vae_name", "clip_name", "clip_name1", "clip_name2", "model_name", "image"}
+    checked = 0
+    for nid, node in json.loads(path.read_text()).items():
+        spec = info.get(node["class_type"])
+        assert spec is not None, f"{path.stem}: node {nid} type {node['class_type']} is unknown to the server"
+        inputs = {**spec["input"].get("required", {}), **spec["input"].get("optional", {})}
+        for name, value in node["inputs"].items():
+            assert name in inputs, f"{path.stem}: {node['class_type']} has no input {name!r}"
+            if isinstance(value, list) or name in user_files:
+                continue
+            typ, *rest = inputs[name]
+            opts = rest[0] if rest else {}
+            if isinstance(typ, list) or typ == "COMBO":
+                options = typ if isinstance(typ, list) else opts.get("options", [])
+                assert value in options, (path.stem, node["class_type"], name, value)
+            elif typ in ("INT", "FLOAT"):
+                assert opts.get("min", -float("inf")) <= value <= opts.get("max", float("inf")), \
+                    (path.stem, node["class_type"], name, value)
+            checked += 1
+    assert checked > 5
