@@ -1,6 +1,7 @@
 // In-node live curve of the Relaxation CFG schedule s(σ̂), redrawn as β, p, s_min, s_base (and cfg on the
 // preview node) change. Drawn on a <canvas> inside a DOM widget, which both the LiteGraph and the Vue node
 // renderers mount. The math lives in relaxation_math.js (a port of nodes/pure/relaxation.py).
+import { addCanvasWidget, prepareCanvas } from "./canvas_widget.js";
 import { relaxationScale } from "./relaxation_math.js";
 
 const { app } = window.comfyAPI.app;
@@ -14,12 +15,7 @@ function widgetValue(node, name, fallback) {
 }
 
 function draw(node, canvas, info) {
-  const dpr = window.devicePixelRatio || 1;
-  const W = canvas.clientWidth || 300, H = canvas.clientHeight || 150;
-  canvas.width = Math.round(W * dpr);
-  canvas.height = Math.round(H * dpr);
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const [ctx, W, H] = prepareCanvas(canvas, 300, 150);
   ctx.clearRect(0, 0, W, H);
   const p = { beta: widgetValue(node, "beta", 0.75), decay_power: widgetValue(node, "decay_power", 0.7),
               s_min: widgetValue(node, "s_min", 1.0) };
@@ -75,36 +71,10 @@ app.registerExtension({
     const onNodeCreated = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {
       const result = onNodeCreated?.apply(this, arguments);
-      const root = document.createElement("div");
-      root.className = "inertia-relaxation-curve";
-      root.style.cssText = "display:flex;flex-direction:column;width:100%;height:100%;";
-      const canvas = document.createElement("canvas");
-      canvas.style.cssText = "width:100%;flex:1;min-height:110px;";
-      const info = document.createElement("div");
-      info.style.cssText = "font:10px sans-serif;color:#aaa;padding:2px 4px;";
-      root.append(canvas, info);
-      this.addDOMWidget("relaxation_curve", "inertia_curve", root, {
-        serialize: false, hideOnZoom: false, getMinHeight: () => 140,
+      addCanvasWidget(this, {
+        name: "relaxation_curve", className: "inertia-relaxation-curve", minHeight: 140, watch: WATCHED,
+        draw: (canvas, info) => draw(this, canvas, info),
       });
-      let pending = false;
-      const redraw = () => {
-        if (pending) return;
-        pending = true;
-        requestAnimationFrame(() => { pending = false; draw(this, canvas, info); });
-      };
-      for (const name of WATCHED) {
-        const w = this.widgets?.find((w) => w.name === name);
-        if (!w) continue;
-        const cb = w.callback;
-        w.callback = function () { const r = cb?.apply(this, arguments); redraw(); return r; };
-      }
-      const ro = new ResizeObserver(redraw);
-      ro.observe(canvas);
-      const onRemoved = this.onRemoved;
-      this.onRemoved = function () { ro.disconnect(); return onRemoved?.apply(this, arguments); };
-      const onConfigure = this.onConfigure;
-      this.onConfigure = function () { const r = onConfigure?.apply(this, arguments); redraw(); return r; };
-      redraw();
       return result;
     };
   },

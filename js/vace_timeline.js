@@ -3,6 +3,7 @@
 // Live from the `length` widget where the node has one; after a run the latent frames are coloured from
 // the backend's result (kept / generated / mixed) and misread frames are marked red. With mask_layout
 // "latent-aligned" each latent frame reads its whole VAE group: a bracket under the group replaces the line.
+import { addCanvasWidget, prepareCanvas } from "./canvas_widget.js";
 import { ALIGNED_LAYOUT, STOCK_LAYOUT, latentLength, latentSources, snapLength, vaeGroup } from "./vace_math.js";
 
 const { app } = window.comfyAPI.app;
@@ -17,12 +18,7 @@ function draw(node, canvas, info) {
   // the keyframe builder snaps its length to 4n+1 (a preview node takes the length as given)
   const raw = lengthWidget && Number(lengthWidget.value) > 0 ? Number(lengthWidget.value) : 0;
   const L = state.length || (raw && node.comfyClass === "VACEKeyframeBuilder" ? snapLength(raw) : raw);
-  const dpr = window.devicePixelRatio || 1;
-  const W = canvas.clientWidth || 300, H = canvas.clientHeight || 90;
-  canvas.width = Math.round(W * dpr);
-  canvas.height = Math.round(H * dpr);
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const [ctx, W, H] = prepareCanvas(canvas, 300, 90);
   ctx.fillStyle = "#1b1b1f";
   ctx.fillRect(0, 0, W, H);
   if (!L) {
@@ -106,37 +102,11 @@ app.registerExtension({
     const onNodeCreated = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {
       const result = onNodeCreated?.apply(this, arguments);
-      const root = document.createElement("div");
-      root.className = "inertia-vace-timeline";
-      root.style.cssText = "display:flex;flex-direction:column;width:100%;height:100%;";
-      const canvas = document.createElement("canvas");
-      canvas.style.cssText = "width:100%;flex:1;min-height:80px;";
-      const info = document.createElement("div");
-      info.style.cssText = "font:10px sans-serif;color:#aaa;padding:2px 4px;word-break:break-all;";
-      root.append(canvas, info);
-      this.addDOMWidget("vace_timeline", "inertia_timeline", root, {
-        serialize: false, hideOnZoom: false, getMinHeight: () => 110,
+      this.__inertiaRedraw = addCanvasWidget(this, {
+        name: "vace_timeline", className: "inertia-vace-timeline", minHeight: 110, watch: ["length", "mask_layout"],
+        onWatch: () => { this.__inertiaTimeline = null; },  // a new length or layout: the last run no longer applies
+        draw: (canvas, info) => draw(this, canvas, info),
       });
-      let pending = false;
-      this.__inertiaRedraw = () => {
-        if (pending) return;
-        pending = true;
-        requestAnimationFrame(() => { pending = false; draw(this, canvas, info); });
-      };
-      for (const w of this.widgets?.filter((w) => w.name === "length" || w.name === "mask_layout") || []) {
-        const cb = w.callback;
-        w.callback = (...args) => {
-          const r = cb?.apply(w, args);
-          this.__inertiaTimeline = null;  // a new length or layout: the last run's result no longer applies
-          this.__inertiaRedraw();
-          return r;
-        };
-      }
-      const ro = new ResizeObserver(() => this.__inertiaRedraw());
-      ro.observe(canvas);
-      const onRemoved = this.onRemoved;
-      this.onRemoved = function () { ro.disconnect(); return onRemoved?.apply(this, arguments); };
-      this.__inertiaRedraw();
       return result;
     };
   },

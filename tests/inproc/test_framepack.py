@@ -17,33 +17,6 @@ SCALE = 0.476986  # HunyuanVideo latent_format.scale_factor (process_latent_in)
 WS, STEPS, SECONDS = 2, 2, 0.8  # 0.8 s · 30 / (2·4) = 3 sections
 
 
-@pytest.fixture(scope="module")
-def fp(comfy):
-    from comfyui_inertia.nodes import framepack
-    return framepack
-
-
-@pytest.fixture(scope="module")
-def fp_dir(comfy, tmp_path_factory):
-    """A models/diffusion_models folder with the stand-ins, registered with ComfyUI's folder_paths."""
-    import folder_paths
-
-    d = tmp_path_factory.mktemp("fp_diffusion_models")
-    framepack_standin.write_framepack_model(str(d), seed=3)
-    framepack_standin.write_framepack_model(str(d), framepack_standin.FRAMEPACK_STANDINS["framepack_f1"], seed=4)
-    standins.write_diffusion_model("hunyuan_t2v", str(d), filename="hunyuan_plain.safetensors")
-    standins.write_diffusion_model("wan21_t2v", str(d), filename="wan_plain.safetensors")
-    folder_paths.add_model_folder_path("diffusion_models", str(d))
-    return d
-
-
-@pytest.fixture()
-def load_fp(fp, fp_dir):
-    def load(name="framepack_i2v"):
-        return fp.FramePackModelLoader.execute(model_name=framepack_standin.FRAMEPACK_STANDINS[name]).args[0]
-    return load
-
-
 def vision(seed=0, tokens=8):
     import comfy.clip_vision
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from comfyui_inertia.nodes import framepack_standin, standins
+from comfyui_inertia.nodes import standins
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 
@@ -29,33 +29,9 @@ AGE_2X = 2.5
 
 
 @pytest.fixture(scope="module")
-def fp(comfy):
-    from comfyui_inertia.nodes import framepack
-    return framepack
-
-
-@pytest.fixture(scope="module")
 def fc(comfy):
     from comfyui_inertia.nodes import framepack_controls
     return framepack_controls
-
-
-@pytest.fixture(scope="module")
-def fp_dir(comfy, tmp_path_factory):
-    import folder_paths
-
-    d = tmp_path_factory.mktemp("fpc_diffusion_models")
-    framepack_standin.write_framepack_model(str(d), seed=3)
-    framepack_standin.write_framepack_model(str(d), framepack_standin.FRAMEPACK_STANDINS["framepack_f1"], seed=4)
-    folder_paths.add_model_folder_path("diffusion_models", str(d))
-    return d
-
-
-@pytest.fixture()
-def load_fp(fp, fp_dir):
-    def load(name="framepack_i2v"):
-        return fp.FramePackModelLoader.execute(model_name=framepack_standin.FRAMEPACK_STANDINS[name]).args[0]
-    return load
 
 
 def vision(seed=0, tokens=8):
