@@ -24,15 +24,17 @@ else ~/comfy/ComfyUI). CPU smoke test in seconds: ``python3 tests/bench_alg.py -
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import setup  # noqa: E402  (shared ComfyUI / pack set-up)
+
 DIMS = {
     "1.3b": dict(dim=1536, ffn_dim=8960, num_heads=12, num_layers=30),
     "14b": dict(dim=5120, ffn_dim=13824, num_heads=40, num_layers=40),
@@ -53,42 +55,21 @@ def parse():
     return ap.parse_args()
 
 
-def find_comfyui() -> Path:
-    for c in (os.environ.get("COMFYUI_PATH"), Path.cwd() / ".gpu" / "ComfyUI", REPO / ".gpu" / "ComfyUI",
-              Path.home() / "comfy" / "ComfyUI"):
-        if c and (Path(c) / "comfy").is_dir():
-            return Path(c).resolve()
-    sys.exit("no ComfyUI found: set COMFYUI_PATH")
 
 
-def load_pack():
-    spec = importlib.util.spec_from_file_location("comfyui_inertia", REPO / "__init__.py",
-                                                  submodule_search_locations=[str(REPO)])
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["comfyui_inertia"] = mod
-    spec.loader.exec_module(mod)
 
 
 def main():
     opt = parse()
-    comfy_dir = find_comfyui()
-    sys.path.insert(0, str(comfy_dir))
-    sys.argv = [sys.argv[0]]
+    setup()
     import torch
 
     cuda = torch.cuda.is_available()
-    import comfy.options
-    comfy.options.enable_args_parsing()
-    from comfy.cli_args import args as comfy_args
-    if not cuda:
-        comfy_args.cpu = True
-    import comfy.model_management  # noqa: F401
     import comfy.ops
     import comfy.sd
     import nodes
     from comfy.ldm.wan.model import WanModel
 
-    load_pack()
     import comfyui_inertia.nodes.alg as alg_mod
 
     if opt.small:

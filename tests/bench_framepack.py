@@ -65,7 +65,6 @@ import importlib
 import importlib.util
 import json
 import math
-import os
 import statistics
 import sys
 import time
@@ -73,6 +72,10 @@ import types
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import setup  # noqa: E402  (shared ComfyUI / pack set-up)
+
 FPW_DEFAULT = REPO / ".gpu" / "fpw"
 SCALE = 0.476986  # HunyuanVideo latent scale (ComfyUI process_latent_in; the wrapper's vae_scaling_factor)
 FULL = dict(hidden=3072, double_blocks=20, single_blocks=40)
@@ -97,20 +100,8 @@ def parse():
     return ap.parse_args()
 
 
-def find_comfyui() -> Path:
-    for c in (os.environ.get("COMFYUI_PATH"), Path.cwd() / ".gpu" / "ComfyUI", REPO / ".gpu" / "ComfyUI",
-              Path.home() / "comfy" / "ComfyUI"):
-        if c and (Path(c) / "comfy").is_dir():
-            return Path(c).resolve()
-    sys.exit("no ComfyUI found: set COMFYUI_PATH")
 
 
-def load_pack():
-    spec = importlib.util.spec_from_file_location("comfyui_inertia", REPO / "__init__.py",
-                                                  submodule_search_locations=[str(REPO)])
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["comfyui_inertia"] = mod
-    spec.loader.exec_module(mod)
 
 
 def gib(n_bytes):
@@ -194,14 +185,10 @@ def summarize(sections: list) -> dict:
 def main():
     """Run the comparison (module docstring) and print JSON, then a closing FRAMEPACK line with the ratios."""
     opt = parse()
-    comfy_dir = find_comfyui()
-    sys.path.insert(0, str(comfy_dir))
     import torch
 
     cuda = torch.cuda.is_available()
-    sys.argv = [sys.argv[0], "--use-pytorch-cross-attention"] + ([] if cuda else ["--cpu"])
-    import comfy.options
-    comfy.options.enable_args_parsing()
+    setup(cpu=not cuda, comfy_args=["--use-pytorch-cross-attention"])
     import comfy.clip_vision
     import comfy.ldm.modules.attention as comfy_attn
     import comfy.model_management as mm
@@ -209,7 +196,6 @@ def main():
     import comfy.patcher_extension as pe
     import comfyui_version
 
-    load_pack()
     from comfyui_inertia.nodes import framepack as fp
     from comfyui_inertia.nodes import framepack_standin as fstand
     from comfyui_inertia.nodes.pure import framepack_schedule as fs

@@ -23,14 +23,15 @@ The closing line prints the ratios.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import setup  # noqa: E402  (shared ComfyUI / pack set-up)
 
 
 def parse():
@@ -47,33 +48,8 @@ def parse():
     return p.parse_args()
 
 
-def find_comfyui() -> Path:
-    cands = [os.environ.get("COMFYUI_PATH"), Path.cwd() / ".gpu" / "ComfyUI", REPO / ".gpu" / "ComfyUI",
-             Path.home() / "comfy" / "ComfyUI"]
-    for c in cands:
-        if c and (Path(c) / "main.py").is_file():
-            return Path(c).resolve()
-    sys.exit("no ComfyUI found: set COMFYUI_PATH")
 
 
-def setup(opts):
-    comfy_dir = find_comfyui()
-    sys.path.insert(0, str(comfy_dir))
-    argv, sys.argv = sys.argv, [sys.argv[0]]
-    import comfy.options
-    comfy.options.enable_args_parsing()
-    import torch
-    from comfy.cli_args import args
-    if opts.small or not torch.cuda.is_available():
-        args.cpu = True
-    sys.argv = argv
-    import comfy.model_management  # noqa: F401  (device selection happens here)
-    spec = importlib.util.spec_from_file_location("comfyui_inertia", REPO / "__init__.py",
-                                                  submodule_search_locations=[str(REPO)])
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["comfyui_inertia"] = mod
-    spec.loader.exec_module(mod)
-    return comfy_dir
 
 
 def random_sd(cls, device, dtype, **kw):
@@ -166,7 +142,7 @@ def main():
     opts = parse()
     opts.steps = opts.steps or (3 if opts.small else 5)
     opts.rounds = opts.rounds or (1 if opts.small else 2)
-    setup(opts)
+    setup(cpu=True if opts.small else None)
     import comfy.model_management as mm
     import torch
     from comfy.ldm.hunyuan_video.model import HunyuanVideo
