@@ -395,10 +395,11 @@ def diffusers_to_comfy(sd: dict) -> dict:
 
 
 def _strip_prefix(sd: dict) -> dict:
+    """Drop a checkpoint-wide key prefix (``model.diffusion_model.``, ``diffusion_model.``, ``transformer.``)
+    when most keys carry it, keeping only those keys (``comfy.utils.state_dict_prefix_replace``)."""
     for prefix in ("model.diffusion_model.", "diffusion_model.", "transformer."):
-        n = sum(k.startswith(prefix) for k in sd)
-        if n > len(sd) // 2:
-            return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+        if sum(k.startswith(prefix) for k in sd) > len(sd) // 2:
+            return comfy.utils.state_dict_prefix_replace(sd, {prefix: ""}, filter_keys=True)
     return sd
 
 
