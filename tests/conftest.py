@@ -81,13 +81,22 @@ def pytest_report_header(config):
     return f"ComfyUI: not found (looked at {COMFYUI_WHERE}); ComfyUI tests will be skipped"
 
 
-def pytest_collection_modifyitems(config, items):
+def pytest_ignore_collect(collection_path, config):
+    """Without ComfyUI, tests/inproc and tests/e2e are not even imported (their modules import ComfyUI);
+    ``tests/test_comfyui_present.py`` then reports the one-line skip reason."""
     if COMFYUI:
-        return
-    skip = pytest.mark.skip(reason=f"needs ComfyUI: none at {COMFYUI_WHERE}; set COMFYUI_PATH")
-    for item in items:
-        if any(part in NEEDS_COMFY_DIRS for part in Path(str(item.fspath)).relative_to(REPO / "tests").parts[:-1]):
-            item.add_marker(skip)
+        return None
+    rel = Path(str(collection_path)).resolve()
+    for d in NEEDS_COMFY_DIRS:
+        if rel == REPO / "tests" / d or (REPO / "tests" / d) in rel.parents:
+            return True
+    return None
+
+
+@pytest.fixture(scope="session")
+def comfyui_location():
+    """``(ComfyUI dir or None, where it was looked for)``."""
+    return COMFYUI, COMFYUI_WHERE
 
 
 @pytest.fixture(scope="session")
