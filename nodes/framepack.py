@@ -300,6 +300,7 @@ class FramePackConfig(comfy.supported_models.HunyuanVideo):
     unet_config = {"image_model": "hunyuan_video"}
 
     def get_model(self, state_dict, prefix="", device=None):
+        """The :class:`FramePackModel` BaseModel for this config (as core's ``get_model``)."""
         return FramePackModel(self, device=device)
 
 
@@ -411,6 +412,8 @@ def framepack_layout(sd: dict) -> str:
 
 
 def is_framepack(sd: dict) -> bool:
+    """True when a state dict (prefix stripped, either layout) has FramePack's own keys (clean-latent
+    embedders and the image projection), which plain HunyuanVideo checkpoints lack."""
     return all(k in sd for k in FRAMEPACK_MARKERS)
 
 
@@ -471,6 +474,7 @@ def load_framepack_state_dict(sd: dict, model_options: dict | None = None, name:
 
 
 def is_framepack_model(model) -> bool:
+    """True when a MODEL (ModelPatcher) wraps :class:`FramePackHunyuanVideo`."""
     return isinstance(model.get_model_object("diffusion_model"), FramePackHunyuanVideo)
 
 

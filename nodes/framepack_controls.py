@@ -521,7 +521,13 @@ def meter_plot(series: dict, title: str, width: int = 960, height: int = 540) ->
 
 def measure_change(images, mask=None, fps: float = 30.0, motion_threshold: float = 0.04,
                    dynamic_threshold: float = 0.01) -> dict:
-    """All meter numbers for ``images`` ``[T,H,W,C]`` (+ optional MASK): series ``[T]`` and summary floats."""
+    """All meter numbers for ``images`` ``[T,H,W,C]`` in [0, 1] (+ optional MASK ``[H,W]``/``[N,H,W]``, resized
+    to the frames): per-frame series ``[T]`` (motion energy, moving-pixel fraction, flow-speed proxy in
+    px/frame, remaining region content in [0, 1]) and summary floats; ``fps`` converts to per-second units.
+
+    Raises:
+        InertiaInputError: an empty or non-[T,H,W,C] batch, bad thresholds or fps, a mask of another size class.
+    """
     fh.check_images(images)
     fps = fh.check_strength("fps", fps, "enter the video's frame rate (> 0), e.g. 30 for FramePack")
     if fps <= 0:

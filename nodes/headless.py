@@ -79,6 +79,11 @@ def format_validation_error(body: dict, graph: dict) -> str:
 
 
 def submit(server: str, graph: dict, client_id: str) -> str:
+    """POST an API-format graph to ``/prompt``; return its prompt id.
+
+    Raises:
+        WorkflowError: validation failed (400), or ComfyUI queued only some outputs (node errors listed).
+    """
     data = json.dumps({"prompt": graph, "client_id": client_id}).encode()
     req = urllib.request.Request(_url(server, "/prompt"), data=data, headers={"Content-Type": "application/json"})
     try:
@@ -461,6 +466,13 @@ def load_graph(path: Path) -> dict:
 
 def run(workflows: list[Path], out_dir: Path, server: str | None, comfy_path: str | None, demo: str,
         timeout: float) -> int:
+    """The main job: queue ``workflows`` on ``server`` if it answers, else on a local headless ComfyUI
+    (demo mode with stand-ins where official model files are missing, or when ``demo == "on"``).
+    Outputs go to ``out_dir/<workflow>/``. Returns the process exit code (2: no ComfyUI found).
+
+    Raises:
+        WorkflowError: a workflow was refused or failed; TimeoutError: it did not finish in ``timeout`` s.
+    """
     graphs = {Path(p).stem: load_graph(Path(p)) for p in workflows}
     if server and server_alive(server):
         for name, graph in graphs.items():
@@ -511,6 +523,7 @@ def _has_cuda() -> bool:
 
 
 def main(argv=None) -> int:
+    """Command line (``python -m nodes.headless queue|run …``); returns the exit code (0 ok, 1 failed, 2 no ComfyUI)."""
     ap = argparse.ArgumentParser(prog="python -m nodes.headless", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     q = sub.add_parser("queue", help="queue API workflows on a running ComfyUI and save outputs")

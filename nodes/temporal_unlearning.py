@@ -183,7 +183,11 @@ def _frames_given(mask) -> set[int]:
 
 
 def wan_grid(dm, a: dict, protect: bool) -> tuple[TokenGrid, set[int]]:
-    """Wan/VACE token grid and anchor frames for one call (``a``: the call's named arguments)."""
+    """Wan/VACE token grid and anchor frames for one call (``a``: the call's named arguments).
+
+    Returns ``(TokenGrid(prefix tokens, latent frames T', tokens per frame H'·W'), anchor latent-frame
+    indices)``; ``x`` is ``[B, C, T, H, W]`` in latent units, patches are ``dm.patch_size``.
+    """
     x = a["x"]
     pt, ph, pw = dm.patch_size
     frames = _ceil_div(x.shape[2], pt)
@@ -213,7 +217,8 @@ def wan_grid(dm, a: dict, protect: bool) -> tuple[TokenGrid, set[int]]:
 
 
 def hunyuan_grid(dm, a: dict, protect: bool) -> tuple[TokenGrid, set[int]]:
-    """HunyuanVideo image-token grid and anchor frames for one call."""
+    """HunyuanVideo image-token grid and anchor frames for one call: ``(TokenGrid, anchor latent frames)``;
+    the prefix counts ``ref_latent`` tokens and FramePack's packed clean-latent tokens (never blurred)."""
     x = a["x"]
     if x.ndim != 5 or len(dm.patch_size) != 3:
         return TokenGrid(0, 1, 0), set()
@@ -345,6 +350,7 @@ def patch_targets(model, family: str, blocks: tuple[int, ...], do_k: bool, do_v:
 
 
 def block_count(model, family: str) -> int:
+    """Blocks the ``blocks`` input numbers: Wan main blocks; HunyuanVideo double then single blocks."""
     dm = diffusion_model(model)
     if family == "hunyuan":
         return len(dm.double_blocks) + len(dm.single_blocks)
