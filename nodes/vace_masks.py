@@ -75,7 +75,9 @@ def _snap_time(name: str, x: torch.Tensor, notes: list[str]) -> torch.Tensor:
 
 def _report(node: str, video: torch.Tensor, latent_masks: torch.Tensor, notes: list[str],
             extra: list[str] | None = None, thin_masks: torch.Tensor | None = None,
-            masks: torch.Tensor | None = None, layout: str = vm.STOCK_LAYOUT) -> str:
+            masks: torch.Tensor | None = None, layout: str = vm.STOCK_LAYOUT) -> tuple[str, dict]:
+    """Node text, and the timeline payload (:func:`timeline_payload`) from the same latent code
+    and read conflicts (each computed once)."""
     L, H, W = video.shape[0], video.shape[1], video.shape[2]
     T = vm.latent_length(L)
     code = vm.latent_code(latent_masks)
@@ -85,7 +87,7 @@ def _report(node: str, video: torch.Tensor, latent_masks: torch.Tensor, notes: l
         lines.append(f"mask_layout latent-aligned (whole VAE groups): set WanVaceToVideo (latent-aligned) width={W} "
                      f"height={H} length={L} (or wire the width/height/length outputs)")
         if masks is not None:
-            stock = vm.latent_code(vm.latent_masks_seen(masks, L))
+            stock = vm.latent_code_seen(masks, L)
             if stock != code:
                 lines.append(f"the stock WanVaceToVideo would see {stock} from these masks: use the latent-aligned node, "
                              "or mask_layout 'for WanVaceToVideo'")
@@ -109,32 +111,36 @@ def _report(node: str, video: torch.Tensor, latent_masks: torch.Tensor, notes: l
         log.warning("%s: %s", node, n)
     text = "\n".join(lines + [("snapped/warning: " + n) for n in warn])
     log.info(text)
-    return text
+    return text, timeline_payload(latent_masks, L, layout, code=code, conflicts=conflicts)
 
 
-def timeline_payload(latent_masks: torch.Tensor, length: int, layout: str = vm.STOCK_LAYOUT) -> dict:
+def timeline_payload(latent_masks: torch.Tensor, length: int, layout: str = vm.STOCK_LAYOUT,
+                     code: str | None = None, conflicts: list[tuple[int, int]] | None = None) -> dict:
     """What the frontend timeline (js/vace_timeline.js) draws after a run: length L, the mask
     ``layout``, the latent mask as a 0/1/m code per latent frame, where each latent frame's mask
     is read from, and the frames WanVaceToVideo reads from a group that disagrees with them.
 
     ``reads``: for the stock layout p(k) per latent frame (one pixel frame each); for the
     latent-aligned layout ``[first, last]`` of each latent frame's VAE group (the aligned encode
-    takes the minimum over those frames; ``conflicts`` is then empty)."""
+    takes the minimum over those frames; ``conflicts`` is then empty).
+
+    ``code`` (:func:`vm.latent_code` of ``latent_masks``) and ``conflicts`` (:func:`vm.read_conflicts`)
+    may be passed in when already computed."""
     if vm.check_layout(layout) == vm.ALIGNED_LAYOUT:
         reads, conflicts = [[a, b] for a, b in vm.latent_sources(length, layout)], []
     else:
         reads = vm.pixel_frames_read(length)
-        conflicts = [int(p) for p, _k in vm.read_conflicts(latent_masks, length)]
-    return {"length": int(length), "layout": layout, "latent": vm.latent_code(latent_masks), "reads": reads,
-            "conflicts": conflicts}
+        if conflicts is None:
+            conflicts = vm.read_conflicts(latent_masks, length)
+        conflicts = [int(p) for p, _k in conflicts]
+    return {"length": int(length), "layout": layout, "latent": vm.latent_code(latent_masks) if code is None else code,
+            "reads": reads, "conflicts": conflicts}
 
 
-def _outputs(video, masks, text, latent_masks=None, layout=vm.STOCK_LAYOUT):
+def _outputs(video, masks, report):
+    text, timeline = report
     L, H, W = video.shape[0], video.shape[1], video.shape[2]
-    ui_out = {"text": [text]}
-    if latent_masks is not None:
-        ui_out["inertia_timeline"] = [timeline_payload(latent_masks, L, layout)]
-    return io.NodeOutput(video, masks, W, H, L, ui=ui_out)
+    return io.NodeOutput(video, masks, W, H, L, ui={"text": [text], "inertia_timeline": [timeline]})
 
 
 LAYOUT_TOOLTIP = (
@@ -238,10 +244,10 @@ class VACEKeyframeBuilder(io.ComfyNode):
         video, masks, lat = vm.build_keyframes(images, plan, guide_video, anchor_edge, px, mask_layout)
         where = ", ".join(f"image {i} → frame {f} (latent {k}, frames {vm.vae_group(k, plan.length).start}.."
                           f"{vm.vae_group(k, plan.length).stop - 1})" for i, (f, k) in enumerate(zip(plan.frames, plan.latents)))
-        text = _report("VACEKeyframeBuilder", video, lat, notes, [where] + (
+        report = _report("VACEKeyframeBuilder", video, lat, notes, [where] + (
             [f"anchor: {px} px band at the {anchor_edge} edge from the nearest keyframe"] if anchor_edge != "none" else []),
             masks=masks, layout=mask_layout)
-        return _outputs(video, masks, text, lat, mask_layout)
+        return _outputs(video, masks, report)
 
 
 # ----------------------------------------------------------------------------- extension
@@ -297,11 +303,11 @@ class VACEExtensionBuilder(io.ComfyNode):
         elif last is not None:
             last, _, _ = _snap_space("last", last, notes)
         video, masks, lat = vm.build_extension(plan, first, last, layout=mask_layout)
-        text = _report("VACEExtensionBuilder", video, lat, notes,
-                       [f"{mode}: known frames 0..{plan.first_frames - 1 if plan.first_frames else '-'} and "
-                        f"{plan.length - plan.last_frames if plan.last_frames else '-'}..{plan.length - 1 if plan.last_frames else '-'}, "
-                        f"{plan.generate} generated"], masks=masks, layout=mask_layout)
-        return _outputs(video, masks, text, lat, mask_layout)
+        report = _report("VACEExtensionBuilder", video, lat, notes,
+                         [f"{mode}: known frames 0..{plan.first_frames - 1 if plan.first_frames else '-'} and "
+                          f"{plan.length - plan.last_frames if plan.last_frames else '-'}..{plan.length - 1 if plan.last_frames else '-'}, "
+                          f"{plan.generate} generated"], masks=masks, layout=mask_layout)
+        return _outputs(video, masks, report)
 
 
 # ----------------------------------------------------------------------------- repaint
@@ -369,30 +375,31 @@ class VACERepaintBuilder(io.ComfyNode):
                                         f"give at most {L0} masks (one per video frame) or a single static mask",
                                         f"is a longer batch than the video ({L0} frames)")
             _require_same_size("mask", mask, "video", video)
-            region = vm.binarize(mask.to(video.dtype))
         video_c = _snap_time("video", video, notes)
         L = video_c.shape[0]
         video_c, dy, dx = _snap_space("video", video_c, notes)
         H, W = video_c.shape[1], video_c.shape[2]
-        if region is not None:
-            region = vm.center_crop(region, H, W)
+        # The region stays a bool [n, H, W] (1 byte a pixel) until it is one mask per latent frame:
+        # binarised (VACE's m > 0.5, in the video's dtype) on the cropped frames that are used only.
+        if mask is not None:
+            m = vm.center_crop(mask[:L], H, W).to(video.dtype)
+            region = torch.gt(m, 0.5, out=vm.new_buffer(m.shape, torch.bool, m.device))
             if 1 < region.shape[0] < L:
                 notes.append(f"mask has {region.shape[0]} frames for {L}: the last mask is held")
                 region = torch.cat([region, region[-1:].expand(L - region.shape[0], H, W)])
-            region = region[:L]
         if boxes:
             if boxes[0][0] is None:
-                braster = vm.rasterize_boxes(vm.boxes_per_frame(boxes, 1, L0), H, W, dy, dx).to(video.dtype)
+                braster = vm.rasterize_boxes(vm.boxes_per_frame(boxes, 1, L0), H, W, dy, dx) > 0.5
             else:
-                braster = vm.rasterize_boxes(vm.boxes_per_frame(boxes, L, L0), H, W, dy, dx).to(video.dtype)
+                braster = vm.rasterize_boxes(vm.boxes_per_frame(boxes, L, L0), H, W, dy, dx) > 0.5
             if region is None:
                 region = braster
             else:
                 if region.shape[0] != braster.shape[0]:
                     n = max(region.shape[0], braster.shape[0])
                     region, braster = region.expand(n, H, W), braster.expand(n, H, W)
-                region = torch.maximum(region, braster)
-        if region.shape[0] > 1 and bool((region == region[:1]).all()):
+                region = region | braster
+        if region.shape[0] > 1 and torch.equal(region, region[:1].expand_as(region)):
             region = region[:1]
         static = region.shape[0] == 1
         if not static:
@@ -400,20 +407,22 @@ class VACERepaintBuilder(io.ComfyNode):
             # latent frame (dilation commutes with this max; boxes are then per latent frame)
             region = vm.group_reduce(region, L, "max")
         if dilate_px:
-            region = vm.dilate(region, int(dilate_px))
+            region = vm.dilate_bool(region, int(dilate_px))
         if shape == "box per frame":
             region = vm.boxify(region, "frame")
         elif shape == "box over clip":
             region = vm.boxify(region, "clip")[:1]
             static = True
-        if float(region.max()) < 0.5:
+        region = vm.new_buffer(region.shape, video.dtype, region.device).copy_(region)  # = region.to(dtype)
+        share = float(region.mean())  # binary: 0 exactly when nothing is repainted
+        if share == 0.0:
             notes.append("the region to repaint is empty: nothing will be generated")
         out, masks, lat = vm.build_repaint(video_c, region, fill, mask_layout)
-        text = _report("VACERepaintBuilder", out, lat, notes,
-                       [f"region: {'static' if static else 'per frame, merged per VAE group'}, "
-                        f"{float(region.mean()):.1%} of the frame generated on average, fill {fill}"],
-                       thin_masks=region, masks=masks, layout=mask_layout)
-        return _outputs(out, masks, text, lat, mask_layout)
+        report = _report("VACERepaintBuilder", out, lat, notes,
+                         [f"region: {'static' if static else 'per frame, merged per VAE group'}, "
+                          f"{share:.1%} of the frame generated on average, fill {fill}"],
+                         thin_masks=region, masks=masks, layout=mask_layout)
+        return _outputs(out, masks, report)
 
 
 # ----------------------------------------------------------------------------- outpaint
@@ -493,8 +502,8 @@ class VACEOutpaintBuilder(io.ComfyNode):
                                  f"is whole 8 px VAE cells)")
                 extra.append(f"scale {scale:g}: video {geo.src_w}x{geo.src_h} centred at x={geo.left}, y={geo.top}")
         out, masks, lat = vm.build_outpaint(video, geo, mode, mask_layout)
-        text = _report("VACEOutpaintBuilder", out, lat, notes, extra, thin_masks=lat[:1], masks=masks, layout=mask_layout)
-        return _outputs(out, masks, text, lat, mask_layout)
+        report = _report("VACEOutpaintBuilder", out, lat, notes, extra, thin_masks=lat[:1], masks=masks, layout=mask_layout)
+        return _outputs(out, masks, report)
 
 
 # ----------------------------------------------------------------------------- reference crops

@@ -350,3 +350,55 @@ def test_js_latent_sources_agree(tmp_path):
     for L, (stock, aligned) in zip(LENGTHS, res):
         assert [tuple(x) for x in stock] == vm.latent_sources(L), L
         assert [tuple(x) for x in aligned] == vm.latent_sources(L, vm.ALIGNED_LAYOUT), L
+
+
+def test_fast_resize_matches_the_antialiased_kernel():
+    """resize_frames_into (banded products with the kernel's own weights) = F.interpolate(antialias=True)
+    within float32 rounding, on non-flat frames, written only into the given box of a canvas."""
+    g = torch.Generator().manual_seed(5)
+    for (n, H, W, h, w, chunk) in ((3, 96, 160, 80, 128, 2), (2, 48, 64, 32, 48, 1), (5, 64, 48, 48, 32, None)):
+        v = torch.rand(n, H, W, 3, generator=g)
+        ref = F.interpolate(v.movedim(-1, 1), size=(h, w), mode="bilinear", align_corners=False,
+                            antialias=True).movedim(1, -1)
+        canvas = torch.full((n, h + 5, w + 7, 3), -1.0)
+        vm.resize_frames_into(v, canvas[:, 2:2 + h, 3:3 + w], chunk, min_pixels=0)
+        assert float((canvas[:, 2:2 + h, 3:3 + w] - ref).abs().max()) < 1e-6, (H, W, h, w)
+        box = torch.zeros(h + 5, w + 7, dtype=torch.bool)
+        box[2:2 + h, 3:3 + w] = True
+        assert bool((canvas[:, ~box] == -1).all()), "wrote outside the box"
+    v = torch.rand(2, 48, 48, 3, generator=g)  # 37 wide: no block size of 4..32 divides it → the plain kernel
+    assert torch.equal(vm.resize_frames_into(v, torch.empty(2, 30, 37, 3), min_pixels=0), vm.resize_frames(v, 30, 37))
+    v = torch.rand(2, 64, 64, 3, generator=g)  # below min_pixels: the plain kernel, bit for bit
+    assert torch.equal(vm.resize_frames_into(v, torch.empty(2, 32, 48, 3)), vm.resize_frames(v, 32, 48))
+
+
+def test_bool_fast_paths_equal_the_plain_definitions():
+    g = torch.Generator().manual_seed(7)
+    m = torch.zeros(5, 40, 56, dtype=torch.bool)
+    m[1:3, 10:30, 20:40] = torch.rand(2, 20, 20, generator=g) > 0.3
+    m[4, 2:5, 50:56] = True  # thin, at the edge
+    for px in (0, 1, 4, 9):
+        ref = F.max_pool2d(m.float().unsqueeze(1), 2 * px + 1, stride=1, padding=px).squeeze(1) > 0.5
+        assert torch.equal(vm.dilate_bool(m, px), ref), px
+    assert not vm.dilate_bool(torch.zeros(2, 8, 8, dtype=torch.bool), 3).any()
+    thin = vm.thin_pixels(m.float())  # whole-frame definition
+    frames, frac = vm.thin_report(m.float())  # computed on the bounding box
+    assert frames == int(thin.flatten(1).any(dim=1).sum()) and frac == float(thin.sum()) / float(m.sum())
+    # one row broadcast over T (stride 0) and [T,1,1] values broadcast over H, W: same code and conflicts
+    row = (torch.rand(16, 16, generator=g) > 0.5).float()
+    assert vm.latent_code(row.expand(6, 16, 16)) == vm.latent_code(row.expand(6, 16, 16).contiguous()) == "mmmmmm"
+    vals = torch.tensor([0.0, 1, 0, 0, 1, 1]).view(6, 1, 1).expand(6, 16, 16)
+    assert vm.latent_code(vals) == "010011"
+    # L = 21: latent 1 reads frame 5, the first frame of latent 2's group, which keeps
+    assert vm.read_conflicts(vals, 21) == vm.read_conflicts(vals.contiguous(), 21) == [(5, 1)]
+    masks = vm.layout_masks(vals.contiguous(), 21)
+    assert vm.latent_code_seen(masks, 21) == vm.latent_code(vm.latent_masks_seen(masks, 21))
+    for layout in vm.MASK_LAYOUTS:
+        assert torch.equal(vm.layout_masks(vals.contiguous(), 21, layout), vals[vm.layout_index(21, layout)])
+
+
+def test_new_buffer_is_an_ordinary_tensor():
+    t = vm.new_buffer((3, 1024, 1024), torch.float32, "cpu")
+    assert t.shape == (3, 1024, 1024) and t.dtype == torch.float32 and t.is_contiguous()
+    t.fill_(0.25)
+    assert float(t.sum()) == 0.25 * t.numel()
