@@ -79,6 +79,7 @@ import comfy.utils
 import torch
 from comfy_api.latest import io, ui
 
+from . import keys
 from .model_info import has_guidance_input, model_family
 from .pure.errors import InertiaInputError
 from .pure.lowpass import (
@@ -103,7 +104,7 @@ from .pure.lowpass import (
 log = logging.getLogger("ComfyUI-Inertia")
 
 #: Pack-specific key for wrappers and the per-run holder in ``transformer_options``.
-KEY = "inertia_alg"
+KEY = keys.ALG
 FORMS = ("auto", "paper", "single_pass")
 SPACES = ("latent", "pixel")
 #: Pixel frames per latent frame after the first, as core's Wan I2V/FLF nodes count them

@@ -56,20 +56,21 @@ from comfy.ldm.flux.layers import EmbedND
 from comfy.ldm.modules.diffusionmodules.mmdit import PatchEmbed
 from comfy_api.latest import io, ui
 
+from . import keys
 from .pure import framepack_schedule as fs
 from .pure.errors import InertiaInputError
 
 log = logging.getLogger("ComfyUI-Inertia")
 
 #: Pack-specific key (conditioning dict key carrying a section's packed context).
-COND_KEY = "framepack"
+COND_KEY = keys.FRAMEPACK_COND
 #: transformer_options key the section sampler sets for each section, a dict: "index" (time order,
 #: 0 = first after the start image), "step" (generation order), "count" (sections), "mode",
 #: "latent_window_size", "total_seconds", "clean_roles" (role of each 1× clean latent: "start",
 #: "history" or "end"). Read by FramePackHistoryControls (nodes/framepack_controls.py).
-SECTION_KEY = "framepack_section"
+SECTION_KEY = keys.FRAMEPACK_SECTION
 #: Conditioning keys set by the timestamp nodes (seconds).
-START_KEY, END_KEY = "framepack_start_s", "framepack_end_s"
+START_KEY, END_KEY = keys.FRAMEPACK_START_S, keys.FRAMEPACK_END_S
 #: Model-cond / forward-kwarg names (the original's argument names).
 LATENT_KEYS = ("clean_latents", "clean_latents_2x", "clean_latents_4x")
 INDEX_KEYS = ("latent_indices", "clean_latent_indices", "clean_latent_2x_indices", "clean_latent_4x_indices")
@@ -239,7 +240,7 @@ class FramePackHunyuanVideo(hv.HunyuanVideo):
         prefix = self._pack_clean_latents(pack, x.dtype, hp, wp)
         txt_ids = torch.zeros((b, context.shape[1], PACKED_ID_COLS), device=x.device, dtype=img_ids.dtype)
         opts = dict(transformer_options)
-        opts["framepack"] = {"prefix_tokens": 0 if prefix is None else prefix.tokens.shape[1],
+        opts[keys.FRAMEPACK_LAYOUT] = {"prefix_tokens": 0 if prefix is None else prefix.tokens.shape[1],
                              "grid": (t // self.patch_size[0], hp, wp)}
         return self.forward_orig(x, img_ids, context, txt_ids, attention_mask, timestep, y, pack[IMAGE_KEY], guidance,
                                  None, prefix, disable_time_r=disable_time_r, control=control, transformer_options=opts)

@@ -22,7 +22,7 @@ packed prefix) in ``nodes/pure/framepack_history.py``:
    on the clone by one that applies the same schedule (same p, s_min, s_base) with β of the current
    section; without an upstream RelaxationCFG the paper's schedule (p 0.7, s_min 1, s_base = the
    sampler's distilled guidance) is used. The section index and count reach the model through
-   ``transformer_options["framepack_section"]``, set per section by ``FramePackSectionSampler``
+   ``transformer_options[keys.FRAMEPACK_SECTION]``, set per section by ``FramePackSectionSampler``
    (``nodes/framepack.py``, :data:`framepack.SECTION_KEY`); the list length is checked against the
    section count when sampling starts (the count depends on the sampler's total_seconds and
    latent_window_size).
@@ -52,6 +52,7 @@ from comfy_api.latest import io, ui
 from PIL import Image, ImageDraw, ImageFont
 
 from . import framepack as fpm
+from . import keys
 from .pure import framepack_history as fh
 from .pure.errors import InertiaInputError
 from .pure.relaxation import PAPER_DECAY_POWER, RelaxationParams
@@ -59,11 +60,11 @@ from .pure.relaxation import PAPER_DECAY_POWER, RelaxationParams
 log = logging.getLogger("ComfyUI-Inertia")
 
 #: Pack-specific key of this module's wrappers.
-KEY = "inertia_framepack_history"
+KEY = keys.FRAMEPACK_HISTORY
 #: Per-call transformer_options entry: ``{id(state): DecayPlan}``, the plan each node's attention override applies.
-DECAY_KEY = "inertia_framepack_decay"
+DECAY_KEY = keys.FRAMEPACK_DECAY
 #: RelaxationCFG's wrapper key (``nodes/relaxation_cfg.py``); replaced on the clone by the per-section one.
-RELAXATION_KEY = "inertia_relaxation_cfg"
+RELAXATION_KEY = keys.RELAXATION
 
 
 # ====================================================================================== settings
@@ -279,7 +280,7 @@ def make_attention_override(state: _State, previous=None):
         n = k.shape[2] if k.ndim == 4 else -1
         if q.ndim != 4 or n < L + Nw or q.shape[2] != n or L == 0:
             return inner(func, *args, **kwargs)
-        layout = to.get("framepack")
+        layout = to.get(keys.FRAMEPACK_LAYOUT)
         if layout is not None and int(layout.get("prefix_tokens", L)) != L:
             state.warn_once(f"prefix of {layout.get('prefix_tokens')} tokens differs from the plan's {L}; "
                             "attention left unchanged")

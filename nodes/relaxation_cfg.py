@@ -24,6 +24,7 @@ import comfy.patcher_extension
 import torch
 from comfy_api.latest import io, ui
 
+from . import keys
 from .model_info import has_guidance_input, sampling_parameterization
 from .pure.errors import InertiaInputError
 from .pure.relaxation import (
@@ -39,7 +40,7 @@ from .pure.relaxation import (
 log = logging.getLogger("ComfyUI-Inertia")
 
 #: Pack-specific key for wrappers installed by this module.
-KEY = "inertia_relaxation_cfg"
+KEY = keys.RELAXATION
 GUIDANCE_MODES = ("auto", "cfg", "embedded")
 
 

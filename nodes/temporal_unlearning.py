@@ -57,6 +57,7 @@ import comfy.patcher_extension
 import torch
 from comfy_api.latest import io, ui
 
+from . import keys
 from .model_info import SUPPORTED_FAMILIES, diffusion_model, model_family
 from .pure.errors import InertiaInputError
 from .pure.framepack_history import prefix_tokens as framepack_prefix_tokens
@@ -79,7 +80,7 @@ from .pure.temporal_blur import (
 log = logging.getLogger("ComfyUI-Inertia")
 
 #: Pack-specific key for the wrappers installed by this module.
-KEY = "inertia_temporal_unlearning"
+KEY = keys.TEMPORAL_UNLEARNING
 APPLY_TO = ("kv", "k", "v")
 
 

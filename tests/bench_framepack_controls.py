@@ -110,6 +110,7 @@ def isolated_costs(model, opts, cuda, device, dtype, h, w, heads, head_dim, n_tx
     from comfy.ldm.modules.attention import optimized_attention
 
     from comfyui_inertia.nodes import framepack_controls as fc
+    from comfyui_inertia.nodes import keys
     from comfyui_inertia.nodes.pure import framepack_history as fh
     from comfyui_inertia.nodes.pure import framepack_schedule as fs
 
@@ -158,7 +159,7 @@ def isolated_costs(model, opts, cuda, device, dtype, h, w, heads, head_dim, n_tx
 
     def attention_with(mode):
         override = fc.make_attention_override(state, None)
-        to = {fc.DECAY_KEY: {id(state): fc.DecayPlan(L, nw, weights, mode)}, "framepack": {"prefix_tokens": L}}
+        to = {fc.DECAY_KEY: {id(state): fc.DecayPlan(L, nw, weights, mode)}, keys.FRAMEPACK_LAYOUT: {"prefix_tokens": L}}
 
         def call():
             return override(backend, q, k, v, heads, skip_reshape=True, mask=None, transformer_options=to)

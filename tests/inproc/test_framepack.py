@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from comfyui_inertia.nodes import framepack_standin, standins
+from comfyui_inertia.nodes import framepack_standin, keys, standins
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 
@@ -131,7 +131,7 @@ def test_inverted_with_end_every_section_sees_patch_and_context(fp, load_fp):
     attn = []
 
     def attention_override(func, *args, **kwargs):
-        attn.append((args[0].shape[2], kwargs["transformer_options"].get("framepack")))
+        attn.append((args[0].shape[2], kwargs["transformer_options"].get(keys.FRAMEPACK_LAYOUT)))
         return func(*args, **kwargs)
 
     m.model_options.setdefault("transformer_options", {})["optimized_attention_override"] = attention_override

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from comfyui_inertia.nodes import standins
+from comfyui_inertia.nodes import keys
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 
@@ -69,7 +70,7 @@ def apply_probe(model, key="test_probe_outer"):
         ms = executor.class_obj.model_sampling
         calls.append({"sigma": float(t.flatten()[0]), "sigma_min": float(ms.sigma_min), "sigma_max": float(ms.sigma_max),
                       "guidance": float(kwargs["guidance"].flatten()[0]),
-                      "section": dict(transformer_options.get("framepack_section") or {}),
+                      "section": dict(transformer_options.get(keys.FRAMEPACK_SECTION) or {}),
                       **{k: kwargs[k].detach().float().cpu().clone() for k in PACK}})
         return executor(x, t, c_concat, c_crossattn, control, transformer_options, **kwargs)
 
@@ -87,7 +88,7 @@ def diffusion_probe(model, key="test_probe_inner"):
     def probe(executor, x, timestep, context, y, txt_byt5, guidance, attention_mask, guiding_frame_index, ref_latent,
               disable_time_r, control, transformer_options, **kwargs):
         calls.append({"guidance": float(guidance.flatten()[0]), "sigma": float(transformer_options["sigmas"].flatten()[0]),
-                      "section": dict(transformer_options.get("framepack_section") or {}),
+                      "section": dict(transformer_options.get(keys.FRAMEPACK_SECTION) or {}),
                       **{k: kwargs[k].detach().float().cpu().clone() for k in PACK}})
         return executor(x, timestep, context, y, txt_byt5, guidance, attention_mask, guiding_frame_index, ref_latent,
                         disable_time_r, control, transformer_options, **kwargs)
@@ -109,7 +110,7 @@ def attention_recorder(model):
         item = {"q": args[0].detach().clone(), "k": args[1].detach().clone(), "v": args[2].detach().clone(),
                 "mask": None if kwargs.get("mask") is None else kwargs["mask"].detach().clone(),
                 "sigma": float(opts["sigmas"].flatten().max()), "decay": opts.get("inertia_framepack_decay") is not None,
-                "section": dict(opts.get("framepack_section") or {})}
+                "section": dict(opts.get(keys.FRAMEPACK_SECTION) or {})}
         out = prev(func, *args, **kwargs) if prev is not None else func(*args, **kwargs)
         item["out"] = out.detach().clone()
         calls.append(item)
