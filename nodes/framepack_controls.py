@@ -33,11 +33,6 @@ Per-run state (σ window from the live ``model_sampling``, the section facts) li
 by an ``OUTER_SAMPLE`` wrapper (one per section: the section sampler calls ``guider.sample`` per
 section) and reset in ``finally``. All hooks sit under :data:`KEY` on a clone; the input MODEL is
 never changed. Everything off (σ0 = 0, d = 0, no β list) returns the input model itself.
-
-:class:`InertiaChangeMeter` measures motion and disappearance on IMAGE batches (definitions in
-``nodes/pure/framepack_history.py``): per-frame motion energy, moving fraction and a normal-flow
-speed proxy (kornia), a dynamic-degree proxy, and the share of a masked region's initial content
-that remains over time; a Pillow plot, a text report and floats.
 """
 
 from __future__ import annotations
@@ -46,10 +41,8 @@ import dataclasses
 import logging
 
 import comfy.patcher_extension as pe
-import numpy as np
 import torch
 from comfy_api.latest import io, ui
-from PIL import Image, ImageDraw, ImageFont
 
 from . import framepack as fpm
 from . import keys
@@ -459,172 +452,4 @@ class FramePackHistoryControls(io.ComfyNode):
         return io.NodeOutput(m, ui=ui.PreviewText(text))
 
 
-# ====================================================================================== meter
-
-_COLORS = {"energy": (90, 170, 255), "moving": (255, 170, 60), "flow_px": (120, 220, 140),
-           "remaining": (255, 110, 150), "region_change": (190, 150, 255)}
-_BG, _AXIS, _GRID, _TEXT = (24, 24, 28), (200, 200, 210), (60, 60, 70), (230, 230, 235)
-
-
-def _line_panel(draw, box, series: dict, font, title: str, x_label: str, y_range=None):
-    x0, y0, x1, y1 = box
-    draw.rectangle(box, outline=_AXIS)
-    vals = [v for s in series.values() for v in s if np.isfinite(v)]
-    lo, hi = y_range if y_range is not None else (0.0, max(vals) if vals else 1.0)
-    if hi <= lo:
-        hi = lo + 1.0
-    n = max(len(s) for s in series.values())
-
-    def px(i):
-        return x0 + (i / max(1, n - 1)) * (x1 - x0)
-
-    def py(v):
-        return y1 - (v - lo) / (hi - lo) * (y1 - y0)
-
-    for i in range(5):
-        yv = lo + (hi - lo) * i / 4
-        draw.line([(x0, py(yv)), (x1, py(yv))], fill=_GRID)
-        draw.text((x0 - 46, py(yv) - 6), f"{yv:.3g}", fill=_TEXT, font=font)
-        xi = round((n - 1) * i / 4)
-        draw.text((px(xi) - 8, y1 + 4), f"{xi}", fill=_TEXT, font=font)
-    draw.text((x0 + 4, y0 - 14), title, fill=_TEXT, font=font)
-    draw.text(((x0 + x1) / 2 - 20, y1 + 16), x_label, fill=_TEXT, font=font)
-    lx = x1 - 150
-    for j, (name, s) in enumerate(series.items()):
-        col = _COLORS.get(name, (230, 230, 230))
-        pts = [(px(i), py(float(v))) for i, v in enumerate(s) if np.isfinite(v)]
-        if len(pts) > 1:
-            draw.line(pts, fill=col, width=2)
-        draw.line([(lx, y0 + 10 + 14 * j), (lx + 18, y0 + 10 + 14 * j)], fill=col, width=2)
-        draw.text((lx + 24, y0 + 4 + 14 * j), name, fill=_TEXT, font=font)
-
-
-def meter_plot(series: dict, title: str, width: int = 960, height: int = 540) -> torch.Tensor:
-    """IMAGE ``[1, H, W, 3]``: motion energy / moving fraction, flow proxy, region content (if any)."""
-    img = Image.new("RGB", (width, height), _BG)
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
-    draw.text((16, 8), title, fill=_TEXT, font=font)
-    panels = [({"energy": series["energy"], "moving": series["moving"]}, "motion energy (mean |dY|) and moving "
-               "fraction", None),
-              ({"flow_px": series["flow_px"]}, "flow proxy (px/frame, normal flow over moving pixels)", None)]
-    if "remaining" in series:
-        panels.append(({"remaining": series["remaining"], "region_change": series["region_change"]},
-                       "region: initial content remaining (NCC with frame 0) and mean |dRGB|", (0.0, 1.0)))
-    top, bottom = 40, height - 8
-    h = (bottom - top) / len(panels)
-    for i, (ser, ttl, yr) in enumerate(panels):
-        box = (64, int(top + i * h + 16), width - 20, int(top + (i + 1) * h - 30))
-        _line_panel(draw, box, {k: [float(v) for v in val] for k, val in ser.items()}, font, ttl, "frame", yr)
-    arr = np.asarray(img, dtype=np.float32) / 255.0
-    return torch.from_numpy(arr)[None]
-
-
-def measure_change(images, mask=None, fps: float = 30.0, motion_threshold: float = 0.04,
-                   dynamic_threshold: float = 0.01) -> dict:
-    """All meter numbers for ``images`` ``[T,H,W,C]`` in [0, 1] (+ optional MASK ``[H,W]``/``[N,H,W]``, resized
-    to the frames): per-frame series ``[T]`` (motion energy, moving-pixel fraction, flow-speed proxy in
-    px/frame, remaining region content in [0, 1]) and summary floats; ``fps`` converts to per-second units.
-
-    Raises:
-        InertiaInputError: an empty or non-[T,H,W,C] batch, bad thresholds or fps, a mask of another size class.
-    """
-    fh.check_images(images)
-    fps = fh.check_strength("fps", fps, "enter the video's frame rate (> 0), e.g. 30 for FramePack")
-    if fps <= 0:
-        raise InertiaInputError("fps", fps, "enter the video's frame rate (> 0), e.g. 30 for FramePack", "is 0")
-    series = fh.motion_series(images, motion_threshold)
-    out = {"series": series, "fps": fps,
-           "motion_energy": float(series["energy"][1:].mean()),
-           "dynamic_degree": fh.dynamic_degree(series["moving"], dynamic_threshold),
-           "flow_px": float(series["flow_px"][1:].mean()),
-           "remaining": -1.0}
-    if mask is not None:
-        region = fh.region_from_mask(mask, images.shape[1], images.shape[2])
-        reg = fh.region_series(images, region)
-        series.update(reg)
-        rem = reg["remaining"]
-        out["remaining"] = float(rem[-1]) if torch.isfinite(rem[-1]) else -1.0
-        out["region_pixels"] = int(region.sum())
-    return out
-
-
-class InertiaChangeMeter(io.ComfyNode):
-    """IMAGE → plot, report and floats: motion energy, dynamic degree, disappearance of a region."""
-
-    @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="InertiaChangeMeter",
-            display_name="Change / Disappearance Meter",
-            category="Inertia/measure",
-            is_output_node=True,
-            description=(
-                "Measures how much a video moves and whether something disappears. Per frame: motion energy "
-                "(mean luminance change), the moving fraction of pixels and a normal-flow speed proxy in px/frame "
-                "(kornia filters); a dynamic-degree proxy (share of frame pairs in motion); with a region mask, "
-                "how much of the region's initial content remains (correlation with the first frame; 1 = all "
-                "there, 0 = gone). Use it to compare FramePack runs with and without the history controls "
-                "(\"still for seconds, then a burst\" shows as a late rise of the motion curve)."),
-            inputs=[
-                io.Image.Input("images", tooltip="The video as an IMAGE batch [frames, H, W, 3] (VAE Decode output)."),
-                io.Mask.Input("mask", optional=True,
-                              tooltip="Optional region of the object that should disappear (MASK, values > 0.5; the "
-                                      "first mask of a batch is used, resized to the frames). Fixed in the frame."),
-                io.Float.Input("fps", default=30.0, min=0.1, max=240.0, step=0.1,
-                               tooltip="Frame rate, for the times in the report (FramePack: 30)."),
-                io.Float.Input("motion_threshold", default=0.04, min=0.0, max=1.0, step=0.005,
-                               tooltip="Luminance change (0–1) above which a pixel counts as moving, after a 1-px "
-                                       "Gaussian blur. 0.04 ≈ 10/255."),
-                io.Float.Input("dynamic_threshold", default=0.01, min=0.0, max=1.0, step=0.005,
-                               tooltip="Share of moving pixels above which a frame pair counts as dynamic "
-                                       "(dynamic degree = share of dynamic pairs)."),
-            ],
-            outputs=[
-                io.Image.Output(display_name="plot", tooltip="[1,H,W,3] curves per frame: motion, flow proxy, region."),
-                io.String.Output(display_name="report", tooltip="Summary and a per-frame table (tab-separated)."),
-                io.Float.Output(display_name="motion_energy",
-                                tooltip="Mean motion energy over all frame pairs (0–1)."),
-                io.Float.Output(display_name="dynamic_degree", tooltip="Share of frame pairs in motion (0–1)."),
-                io.Float.Output(display_name="remaining",
-                                tooltip="Share of the region's initial content left in the last frame (0–1); "
-                                        "−1 without a mask or for a flat region."),
-            ],
-        )
-
-    @classmethod
-    def execute(cls, images, mask=None, fps=30.0, motion_threshold=0.04, dynamic_threshold=0.01) -> io.NodeOutput:
-        r = measure_change(images, mask, fps, motion_threshold, dynamic_threshold)
-        s = r["series"]
-        T = images.shape[0]
-        lines = [f"InertiaChangeMeter: {T} frames ({(T - 1) / r['fps']:.2f} s at {r['fps']:g} fps), "
-                 f"{images.shape[2]}x{images.shape[1]} px",
-                 f"motion energy mean {r['motion_energy']:.4f}, max {float(s['energy'].max()):.4f} at frame "
-                 f"{int(s['energy'].argmax())}; flow proxy mean {r['flow_px']:.3f} px/frame",
-                 f"dynamic degree {r['dynamic_degree']:.3f} (pairs with ≥ {dynamic_threshold:g} of pixels moving "
-                 f"by > {motion_threshold:g})"]
-        if mask is not None:
-            rem = s["remaining"]
-            if torch.isfinite(rem).all():
-                half = fh.first_below(rem, 0.5)
-                when = "never" if half is None else f"frame {half} ({half / r['fps']:.2f} s)"
-                lines.append(f"region ({r['region_pixels']} px): remaining {float(rem[-1]):.3f} in the last frame, "
-                             f"min {float(rem.min()):.3f}; below 0.5 from: {when}")
-            else:
-                lines.append("region: flat in the first frame (no structure to follow); draw the mask over the "
-                             "object and a little background")
-        header = "frame\ttime_s\tenergy\tmoving\tflow_px" + ("\tremaining\tregion_change" if mask is not None else "")
-        rows = []
-        for i in range(T):
-            row = f"{i}\t{i / r['fps']:.3f}\t{float(s['energy'][i]):.5f}\t{float(s['moving'][i]):.4f}\t" \
-                  f"{float(s['flow_px'][i]):.3f}"
-            if mask is not None:
-                row += f"\t{float(s['remaining'][i]):.4f}\t{float(s['region_change'][i]):.4f}"
-            rows.append(row)
-        report = "\n".join(lines + ["", header] + rows)
-        plot = meter_plot(s, lines[0].replace("InertiaChangeMeter: ", "Change meter: "))
-        return io.NodeOutput(plot, report, r["motion_energy"], r["dynamic_degree"], r["remaining"],
-                             ui=ui.PreviewImage(plot, cls=cls))
-
-
-NODES = [FramePackHistoryControls, InertiaChangeMeter]
+NODES = [FramePackHistoryControls]

@@ -1,4 +1,4 @@
-"""FramePack history-context controls against Static Death, and the change / disappearance meter.
+"""FramePack history-context controls against Static Death.
 
 Pure math for issue 7 (glue: ``nodes/framepack_controls.py``). Sources: seed 004 §5.3 (low-pass
 older history more strongly the older it is), the public "FramePack 改善候補" notes
@@ -56,30 +56,6 @@ Per-section β (directorial control of Relaxation CFG's embedded mode)
     image), e.g. ``"0.2, 0.2, 0.75, 0.75"`` or with repeats ``"0.2*2, 0.75*2"``. The count must
     equal the number of sections, ``N = max(1, round(seconds·30 / (ws·4)))``
     (``framepack_schedule.section_count``).
-
-Change / disappearance meter (IMAGE batches ``[T, H, W, C]`` in [0, 1])
-    Luminance (BT.601 via ``kornia.color.rgb_to_grayscale``) blurred with a Gaussian of
-    :data:`METER_BLUR_SIGMA` px (``kornia.filters.gaussian_blur2d``) against sensor/codec noise; for
-    every pair of consecutive frames ``ΔY = Ŷ_t − Ŷ_{t−1}``:
-
-    * **motion energy** ``E_t = mean |ΔY|`` (luminance units, 0 … 1);
-    * **moving fraction** ``m_t`` = share of pixels with ``|ΔY| > threshold``;
-    * **flow proxy** (px/frame): the least-squares normal-flow speed over moving pixels,
-      ``Σ |ΔY|·|∇Ŷ| / Σ |∇Ŷ|²`` with ``∇`` the normalised Sobel gradient of the pair's mean
-      (``kornia.filters.spatial_gradient``); exact for a smooth pattern translating ≤ ~1 px per
-      frame across its edges, an under-estimate for larger jumps (the difference saturates);
-    * **dynamic degree** (a VBench-style proxy without optical flow): the share of frame pairs
-      whose moving fraction is at least ``dynamic_threshold``;
-    * **remaining content** of a region (mask of the first frame, > 0.5): the normalised
-      cross-correlation, over the region's pixels and RGB, of frame ``t``'s detail band with frame
-      0's, clipped at 0 (1 = the initial content is all there, gain/offset changes ignored; ≈ 0 =
-      replaced by something uncorrelated, e.g. background). Detail band = blur(σ = 1 px) −
-      blur(σ_low), ``σ_low = max(4, √pixels/6)`` px (:func:`region_low_sigma`): it drops the region's
-      slow brightness layout (shading, a sky/ground gradient), which stays when the object goes
-      and would otherwise keep the correlation up. A low-frequency "ghost" of the object counts as
-      gone. The region is fixed in image coordinates (no tracking). ``region_change`` = mean
-      absolute RGB difference to frame 0 in the region (unfiltered).
-    Index 0 of every per-pair series is 0 (no previous frame).
 """
 
 from __future__ import annotations
@@ -93,7 +69,7 @@ import torch
 from einops import rearrange
 
 from .errors import InertiaInputError, require_finite, require_window
-from .lowpass import gaussian, gaussian_kernel_size
+from .lowpass import gaussian_kernel_size
 
 #: Packed prefix groups in token order: (name, latent kwarg, RoPE index kwarg, kernel).
 GROUPS = (("4x", "clean_latents_4x", "clean_latent_4x_indices", 4),
@@ -103,11 +79,6 @@ GROUPS = (("4x", "clean_latents_4x", "clean_latent_4x_indices", 4),
 START, HISTORY, END = "start", "history", "end"
 ROLES = (START, HISTORY, END)
 DECAY_MODES = ("v_scale", "logit_bias")
-#: Kernel truncation of the low-pass, in σ.
-#: Gaussian σ (pixels) applied to frames before the meter differences them.
-METER_BLUR_SIGMA = 1.0
-#: Standard deviation (RGB units) below which a region counts as flat (no structure to correlate).
-FLAT_STD = 1e-3
 
 
 # ------------------------------------------------------------------------------------------ validation
@@ -382,113 +353,3 @@ def check_section_betas(betas: Sequence[float], n_sections: int, detail: str = "
             f"has {len(betas)} value{'s' if len(betas) != 1 else ''} but this video has {n_sections} "
             f"section{'s' if n_sections != 1 else ''}{detail}")
     return tuple(float(b) for b in betas)
-
-
-# ------------------------------------------------------------------------------------------ meter
-
-def check_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
-    """IMAGE batch ``[T, H, W, C]`` (C = 1, 3 or 4), at least 2 frames."""
-    if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
-        raise InertiaInputError(name, f"shape {tuple(images.shape)}", "connect an IMAGE batch [frames, H, W, 3]",
-                                "is not an IMAGE batch")
-    if images.shape[0] < 2:
-        raise InertiaInputError(name, f"{images.shape[0]} frame", "connect a video (at least 2 frames)",
-                                "has fewer than 2 frames, so nothing can change")
-    return images
-
-
-def _rgb(images: torch.Tensor) -> torch.Tensor:
-    x = images[..., :3].float() if images.shape[-1] >= 3 else images[..., :1].float().expand(*images.shape[:-1], 3)
-    return rearrange(x, "t h w c -> t c h w")
-
-
-def luminance(images: torch.Tensor) -> torch.Tensor:
-    """``[T, H, W, C]`` → BT.601 luminance ``[T, 1, H, W]`` float32."""
-    import kornia
-
-    return kornia.color.rgb_to_grayscale(_rgb(images))
-
-
-def motion_series(images: torch.Tensor, threshold: float = 0.04,
-                  blur_sigma: float = METER_BLUR_SIGMA) -> dict[str, torch.Tensor]:
-    """Per-frame ``energy``, ``moving`` and ``flow_px`` ``[T]`` float64 (index 0 = 0); see module doc."""
-    import kornia
-
-    check_images(images)
-    thr = check_strength("motion_threshold", threshold, "enter a luminance difference ≥ 0, e.g. 0.04 (≈ 10/255)")
-    y = gaussian(luminance(images), blur_sigma)                                # [T, 1, H, W]
-    dy = y[1:] - y[:-1]
-    grad = kornia.filters.spatial_gradient((y[1:] + y[:-1]) / 2, mode="sobel", normalized=True)  # [T-1,1,2,H,W]
-    g2 = (grad ** 2).sum(dim=2)                                               # [T-1, 1, H, W]
-    ady = dy.abs()
-    moving = ady > thr
-    num = (ady * g2.sqrt() * moving).flatten(1).sum(1).double()
-    den = (g2 * moving).flatten(1).sum(1).double()
-    flow = torch.where(den > 1e-12, num / den.clamp_min(1e-12), torch.zeros_like(num))
-    zero = torch.zeros(1, dtype=torch.float64)
-    return {"energy": torch.cat([zero, ady.flatten(1).mean(1).double()]),
-            "moving": torch.cat([zero, moving.flatten(1).float().mean(1).double()]),
-            "flow_px": torch.cat([zero, flow])}
-
-
-def dynamic_degree(moving: torch.Tensor, dynamic_threshold: float = 0.01) -> float:
-    """Share of frame pairs (entries 1 … T−1 of ``moving``) with moving fraction ≥ ``dynamic_threshold``."""
-    thr = check_strength("dynamic_threshold", dynamic_threshold,
-                         "enter a fraction of pixels ≥ 0, e.g. 0.01 (1 % of the frame moving)")
-    pairs = moving[1:]
-    if pairs.numel() == 0:
-        return 0.0
-    return float((pairs >= thr).double().mean())
-
-
-def region_from_mask(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """A MASK ``[H, W]`` / ``[B, H, W]`` (first entry used) → bool region ``[height, width]`` (> 0.5).
-
-    Resized with nearest-neighbour when its size differs from the frames'.
-    """
-    m = mask.float()
-    if m.ndim == 3:
-        m = m[0]
-    if m.ndim != 2:
-        raise InertiaInputError("mask", f"shape {tuple(mask.shape)}", "connect a MASK [H, W] or [frames, H, W]",
-                                "is not a mask")
-    if tuple(m.shape) != (height, width):
-        m = torch.nn.functional.interpolate(m[None, None], size=(height, width), mode="nearest")[0, 0]
-    region = m > 0.5
-    if not bool(region.any()):
-        raise InertiaInputError("mask", "empty", "paint the region of the object (values > 0.5)",
-                                "selects no pixel")
-    return region
-
-
-def region_low_sigma(region: torch.Tensor) -> float:
-    """σ (px) of the slow layout removed before correlating: ``max(4, √pixels / 6)`` of the region."""
-    return max(4.0, math.sqrt(float(region.sum())) / 6.0)
-
-
-def region_series(images: torch.Tensor, region: torch.Tensor,
-                  blur_sigma: float = METER_BLUR_SIGMA) -> dict[str, torch.Tensor]:
-    """``remaining`` (NCC with frame 0, clipped at 0) and ``region_change`` ``[T]`` float64 in a region.
-
-    ``remaining`` is NaN for every frame when the region is flat in frame 0 (std < :data:`FLAT_STD`).
-    """
-    rgb = _rgb(images)
-    x = gaussian(rgb, blur_sigma) - gaussian(rgb, region_low_sigma(region))     # [T, 3, H, W] detail band
-    r = region.to(x.device)
-    vals = x[:, :, r].double()                                                # [T, 3, P]
-    centred = vals - vals.mean(dim=2, keepdim=True)
-    ref = centred[0]
-    ref_norm = ref.pow(2).sum().sqrt()
-    change = (rgb[:, :, r].double() - rgb[:1, :, r].double()).abs().mean(dim=(1, 2))
-    if float(ref.pow(2).mean().sqrt()) < FLAT_STD:
-        return {"remaining": torch.full((x.shape[0],), float("nan"), dtype=torch.float64), "region_change": change}
-    num = (centred * ref).sum(dim=(1, 2))
-    den = centred.pow(2).sum(dim=(1, 2)).sqrt() * ref_norm
-    ncc = torch.where(den > 0, num / den.clamp_min(1e-30), torch.zeros_like(num))
-    return {"remaining": ncc.clamp(min=0.0, max=1.0), "region_change": change}
-
-
-def first_below(series: torch.Tensor, level: float) -> int | None:
-    """First index where ``series`` drops below ``level`` (None if never)."""
-    hits = (series < level).nonzero().flatten()
-    return int(hits[0]) if hits.numel() else None
