@@ -4,10 +4,30 @@ from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
-from . import alg, change_meter, framepack, framepack_controls, relaxation_cfg, temporal_unlearning, vace_masks
+from . import (
+    alg,
+    change_meter,
+    framepack,
+    framepack_controls,
+    framepack_sampler,
+    relaxation_cfg,
+    temporal_unlearning,
+    vace_masks,
+)
+
+#: Capability modules, in menu order; each exposes ``NODES``.
+MODULES = (
+    relaxation_cfg,
+    temporal_unlearning,
+    alg,
+    vace_masks,
+    framepack,
+    framepack_sampler,
+    framepack_controls,
+    change_meter,
+)
 
 
 class InertiaExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return [*relaxation_cfg.NODES, *temporal_unlearning.NODES, *alg.NODES, *vace_masks.NODES, *framepack.NODES,
-                *framepack_controls.NODES, *change_meter.NODES]
+        return [node for module in MODULES for node in module.NODES]

@@ -23,7 +23,7 @@ packed prefix) in ``nodes/pure/framepack_history.py``:
    section; without an upstream RelaxationCFG the paper's schedule (p 0.7, s_min 1, s_base = the
    sampler's distilled guidance) is used. The section index and count reach the model through
    ``transformer_options[keys.FRAMEPACK_SECTION]``, set per section by ``FramePackSectionSampler``
-   (``nodes/framepack.py``, :data:`framepack.SECTION_KEY`); the list length is checked against the
+   (``nodes/framepack_sampler.py``, :data:`framepack_sampler.SECTION_KEY`); the list length is checked against the
    section count when sampling starts (the count depends on the sampler's total_seconds and
    latent_window_size).
 4. **Temporal Unlearning on the noisy window** — the existing ``TemporalUnlearning`` node: it
@@ -136,7 +136,7 @@ class _State:
 
 
 def _section(transformer_options) -> dict | None:
-    return (transformer_options or {}).get(fpm.SECTION_KEY)
+    return (transformer_options or {}).get(keys.FRAMEPACK_SECTION)
 
 
 def _section_detail(sec: dict) -> str:

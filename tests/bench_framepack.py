@@ -197,6 +197,7 @@ def main():
     import comfyui_version
 
     from comfyui_inertia.nodes import framepack as fp
+    from comfyui_inertia.nodes import framepack_sampler as fps
     from comfyui_inertia.nodes import framepack_standin as fstand
     from comfyui_inertia.nodes.pure import framepack_schedule as fs
 
@@ -321,8 +322,8 @@ def main():
     m = model.clone()
     m.add_wrapper_with_key(pe.WrappersMP.OUTER_SAMPLE, "bench_framepack", outer)
     t0 = time.perf_counter()
-    ours_video, text = fp.sample_framepack(m, positive, vision, {"samples": start}, seconds, ws, steps, 10.0, 1.0, 0.0,
-                                           opt.seed, "uni_pc", "inverted")
+    ours_video, text = fps.sample_framepack(m, positive, vision, {"samples": start}, seconds, ws, steps, 10.0, 1.0, 0.0,
+                                            opt.seed, "uni_pc", "inverted")
     res["ours_run_s"] = round(time.perf_counter() - t0, 2)
     if "comfy" in orders:
         comfy.ops.SDPA_BACKEND_PRIORITY = orders["comfy"]
@@ -382,8 +383,8 @@ def main():
         m = model.clone()
         m.add_wrapper_with_key(pe.WrappersMP.OUTER_SAMPLE, "bench_framepack", outer_low)
         try:
-            fp.sample_framepack(m, positive, vision, {"samples": start}, ws * fs.TIME_STRIDE / fs.FPS, ws,
-                                opt.lowvram_steps, 10.0, 1.0, 0.0, opt.seed, "uni_pc", "inverted")
+            fps.sample_framepack(m, positive, vision, {"samples": start}, ws * fs.TIME_STRIDE / fs.FPS, ws,
+                                 opt.lowvram_steps, 10.0, 1.0, 0.0, opt.seed, "uni_pc", "inverted")
             res["ours_lowvram"].append({
                 "budget_gib": budget, "extra_reserved_vram_gib": gib(mm.EXTRA_RESERVED_VRAM),
                 "how": "comfy.model_management.EXTRA_RESERVED_VRAM = total - budget (as --reserve-vram), bf16 weights, "

@@ -90,7 +90,7 @@ def run_sections(model, inputs, opts, cuda):
     """One sample_framepack call; returns (s per section, peak GiB, video)."""
     import torch
 
-    from comfyui_inertia.nodes.framepack import sample_framepack
+    from comfyui_inertia.nodes.framepack_sampler import sample_framepack
 
     sync(cuda)
     if cuda:

@@ -7,9 +7,16 @@ from comfyui_inertia.nodes import framepack_standin, standins
 
 @pytest.fixture(scope="session")
 def fp(comfy):
-    """The pack's ``nodes.framepack`` module (imported once ComfyUI is set up)."""
+    """The pack's ``nodes.framepack`` module: model and loader (imported once ComfyUI is set up)."""
     from comfyui_inertia.nodes import framepack
     return framepack
+
+
+@pytest.fixture(scope="session")
+def fps(comfy):
+    """The pack's ``nodes.framepack_sampler`` module: the section sampler and the timed-prompt nodes."""
+    from comfyui_inertia.nodes import framepack_sampler
+    return framepack_sampler
 
 
 @pytest.fixture(scope="session")

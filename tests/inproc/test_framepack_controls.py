@@ -42,13 +42,13 @@ def vision(seed=0, tokens=8):
     return out
 
 
-def run(fp, model, seconds=SECONDS, steps=STEPS, **kw):
+def run(fps, model, seconds=SECONDS, steps=STEPS, **kw):
     args = dict(model=model, positive=standins.hunyuan_text_conditioning(1, length=8), clip_vision_output=vision(),
                 start_latent={"samples": torch.randn(1, 16, 1, 8, 8, generator=torch.Generator().manual_seed(10))},
                 total_seconds=seconds, latent_window_size=WS, steps=steps, distilled_guidance=10.0, cfg=1.0,
                 shift=0.0, seed=7, sampler_name="euler", mode="inverted")
     args.update(kw)
-    return fp.FramePackSectionSampler.execute(**args).args[0]["samples"]
+    return fps.FramePackSectionSampler.execute(**args).args[0]["samples"]
 
 
 def controls(fc, model, **kw):
@@ -146,29 +146,29 @@ def expected_weights(d, a, start_w=1.0, post_w=1.0):
 
 # ------------------------------------------------------------------------------ defaults, isolation
 
-def test_defaults_are_stock_and_input_model_untouched(fp, fc, load_fp):
+def test_defaults_are_stock_and_input_model_untouched(fps, fc, load_fp):
     base = load_fp()
     before = model_state(base)
-    stock = run(fp, base)
+    stock = run(fps, base)
     out = fc.FramePackHistoryControls.execute(model=base)
     assert out.args[0] is base and "every control off" in out.ui.as_dict()["text"][0]
-    assert torch.equal(run(fp, out.args[0]), stock)
+    assert torch.equal(run(fps, out.args[0]), stock)
     patched = controls(fc, base, lowpass_sigma=1.0, decay_strength=1.0, section_betas="0.5*3")
-    video = run(fp, patched)
+    video = run(fps, patched)
     assert not torch.allclose(video[:, :, 1:], stock[:, :, 1:]) and torch.equal(video[:, :, :1], stock[:, :, :1])
     assert model_state(base) == before
     assert "inertia_framepack_history" not in str(model_state(base)["wrappers"])
     assert "optimized_attention_override" not in base.model_options.get("transformer_options", {})
-    assert torch.equal(run(fp, base), stock)  # the patch left with its clone
+    assert torch.equal(run(fps, base), stock)  # the patch left with its clone
 
 
 # ------------------------------------------------------------------------------ 1. history low-pass
 
-def test_lowpass_blurs_history_by_age_exactly(fp, fc, load_fp):
+def test_lowpass_blurs_history_by_age_exactly(fps, fc, load_fp):
     s0, a = 0.6, 0.25
     outer, pre = apply_probe(load_fp())
     m, post = diffusion_probe(controls(fc, outer, lowpass_sigma=s0, lowpass_age_slope=a))
-    run(fp, m, cfg=2.0)  # cond and uncond batched: both rows get the same blur
+    run(fps, m, cfg=2.0)  # cond and uncond batched: both rows get the same blur
     assert len(pre) == len(post) == N_SECTIONS * STEPS and post[0]["clean_latents_4x"].shape[0] == 2
     sig2 = [s0 * (1 + a * k) for k in (2, 3)]
     sig4 = [s0 * (1 + a * k) for k in range(4, 20)]
@@ -191,12 +191,12 @@ def test_lowpass_blurs_history_by_age_exactly(fp, fc, load_fp):
     assert float((later["clean_latents_4x"] - pre[-1]["clean_latents_4x"]).abs().max()) > 1e-3
 
 
-def test_lowpass_1x_and_anchors_on_request(fp, fc, load_fp):
+def test_lowpass_1x_and_anchors_on_request(fps, fc, load_fp):
     s0, a = 0.5, 0.5
     outer, pre = apply_probe(load_fp())
     m, post = diffusion_probe(controls(fc, outer, lowpass_sigma=s0, lowpass_age_slope=a, include_1x=True,
                                        include_anchors=True))
-    run(fp, m)
+    run(fps, m)
     plans = fs.plan_sections(N_SECTIONS, WS, "inverted")
     for plan in plans:
         p, q = pre[plan.step * STEPS], post[plan.step * STEPS]
@@ -208,12 +208,12 @@ def test_lowpass_1x_and_anchors_on_request(fp, fc, load_fp):
             assert torch.allclose(q["clean_latents"][0, :, j], want, atol=1e-5), (plan.step, j)
 
 
-def test_f1_end_frame_stays_an_anchor(fp, fc, load_fp):
+def test_f1_end_frame_stays_an_anchor(fps, fc, load_fp):
     s0, a = 0.5, 0.5
     outer, pre = apply_probe(load_fp("framepack_f1"))
     m, post = diffusion_probe(controls(fc, outer, lowpass_sigma=s0, lowpass_age_slope=a, include_1x=True,
                                        decay_strength=0.5, decay_mode="logit_bias"))
-    run(fp, m, mode="f1", end_latent={"samples": torch.randn(1, 16, 1, 8, 8, generator=torch.Generator().manual_seed(11))},
+    run(fps, m, mode="f1", end_latent={"samples": torch.randn(1, 16, 1, 8, 8, generator=torch.Generator().manual_seed(11))},
         end_clip_vision_output=vision(1))
     last_p, last_q = pre[-1], post[-1]  # last F1 section: 1× = [start, newest, end]
     assert last_q["section"]["clean_roles"] == ("start", "history", "end")
@@ -249,13 +249,13 @@ def test_plain_sampler_passes_through_and_section_betas_need_the_section_sampler
 
 # ------------------------------------------------------------------------------ 2. attention decay
 
-def test_decay_v_scale_scales_history_values_in_window(fp, fc, load_fp):
+def test_decay_v_scale_scales_history_values_in_window(fps, fc, load_fp):
     d, a = 0.8, 0.2
     under, seen = attention_recorder(load_fp())          # below the node's override: what the backend gets
     over, given = attention_recorder(controls(fc, under, decay_strength=d, decay_age_slope=a,
                                               decay_start_percent=0.3))
-    run(fp, over, steps=4)
-    ms = fp._FlowSampling(over.model.model_config)
+    run(fps, over, steps=4)
+    ms = fps._FlowSampling(over.model.model_config)
     ms.set_parameters(shift=fs.auto_shift(WS, 8, 8), multiplier=1000)
     hi = float(ms.percent_to_sigma(0.3))
     w = expected_weights(d, a).view(1, 1, -1, 1)
@@ -281,18 +281,18 @@ def test_decay_v_scale_scales_history_values_in_window(fp, fc, load_fp):
     under, seen = attention_recorder(load_fp())
     twice = controls(fc, controls(fc, under, decay_strength=d, decay_age_slope=a), decay_strength=0.3, decay_age_slope=0.0)
     over, given = attention_recorder(twice)
-    run(fp, over, seconds=0.27, steps=1)
+    run(fps, over, seconds=0.27, steps=1)
     w2 = w * expected_weights(0.3, 0.0).view(1, 1, -1, 1)
     for g, s in zip(joint(given), joint(seen)):
         assert torch.allclose(s["v"][:, :, :PREFIX], g["v"][:, :, :PREFIX] * w2, rtol=1e-5, atol=1e-7)
 
 
-def test_decay_logit_bias_reweights_window_attention_exactly(fp, fc, load_fp):
+def test_decay_logit_bias_reweights_window_attention_exactly(fps, fc, load_fp):
     d, a = 1.0, 0.1
     under, seen = attention_recorder(load_fp())
     over, given = attention_recorder(controls(fc, under, decay_strength=d, decay_age_slope=a, decay_mode="logit_bias",
                                               include_1x=True))
-    run(fp, over, seconds=0.27, steps=2)  # one section (padding 0)
+    run(fps, over, seconds=0.27, steps=2)  # one section (padding 0)
     w = expected_weights(d, a, post_w=math.exp(-d * (1 + a)))
     logw = torch.log(w).double()
     j_given, j_seen = joint(given), joint(seen)
@@ -329,7 +329,7 @@ def test_decay_logit_bias_reweights_window_attention_exactly(fp, fc, load_fp):
 
 # ------------------------------------------------------------------------------ 3. per-section β
 
-def test_section_betas_follow_the_section_index(fp, fc, load_fp):
+def test_section_betas_follow_the_section_index(fps, fc, load_fp):
     from comfyui_inertia.nodes.relaxation_cfg import RelaxationCFG
 
     relaxed = RelaxationCFG.execute(model=load_fp(), beta=0.75, decay_power=0.5, s_min=2.0, s_base=0.0,
@@ -337,7 +337,7 @@ def test_section_betas_follow_the_section_index(fp, fc, load_fp):
     before = model_state(relaxed)
     betas = (0.0, 0.5, 1.0)  # time order: section 0 (after the start image) strict, last one relaxed
     m, calls = apply_probe(controls(fc, relaxed, section_betas="0, 0.5, 1"), "test_probe_inner")
-    run(fp, m, steps=3)
+    run(fps, m, steps=3)
     assert len(calls) == N_SECTIONS * 3
     seen = set()
     for c in calls:
@@ -351,21 +351,21 @@ def test_section_betas_follow_the_section_index(fp, fc, load_fp):
     assert model_state(relaxed) == before
     # no upstream Relaxation CFG: the paper's schedule (p 0.7, s_min 1) with the section's β
     m, calls = apply_probe(controls(fc, load_fp(), section_betas="0.75*2, 0"), "test_probe_inner")
-    run(fp, m)
+    run(fps, m)
     for c in calls:
         b = (0.75, 0.75, 0.0)[c["section"]["index"]]
         assert c["guidance"] == pytest.approx(reference_scale(c["sigma"], c["sigma_min"], c["sigma_max"], b, 0.7, 1.0,
                                                               10.0), rel=1e-4)
 
 
-def test_section_betas_survive_a_later_relaxation_cfg(fp, fc, load_fp):
+def test_section_betas_survive_a_later_relaxation_cfg(fps, fc, load_fp):
     """Controls (betas) → RelaxationCFG: the later node's s_min/p apply, the per-section β list stays."""
     from comfyui_inertia.nodes.relaxation_cfg import RelaxationCFG
 
     m = controls(fc, load_fp(), section_betas="0, 0.5, 1")
     m = RelaxationCFG.execute(model=m, beta=0.75, decay_power=0.5, s_min=2.0, s_base=0.0, guidance="auto").args[0]
     m, calls = apply_probe(m, "test_probe_inner")
-    run(fp, m, steps=3)
+    run(fps, m, steps=3)
     assert len(calls) == N_SECTIONS * 3
     for c in calls:
         b = (0.0, 0.5, 1.0)[c["section"]["index"]]
@@ -373,29 +373,29 @@ def test_section_betas_survive_a_later_relaxation_cfg(fp, fc, load_fp):
                                                               10.0), rel=1e-4)
 
 
-def test_section_beta_count_must_match(fp, fc, load_fp):
+def test_section_beta_count_must_match(fps, fc, load_fp):
     m = controls(fc, load_fp(), section_betas="0.5, 0.5")
     with pytest.raises(InertiaInputError, match=r"has 2 values but this video has 3 sections \(0.8 s at "
                                                 r"latent_window_size 2.*exactly 3"):
-        run(fp, m)
+        run(fps, m)
 
 
 # ------------------------------------------------------------------------------ 4. Temporal Unlearning
 
-def test_temporal_unlearning_blurs_only_the_noisy_window(fp, load_fp):
+def test_temporal_unlearning_blurs_only_the_noisy_window(fps, load_fp):
     from comfyui_inertia.nodes.pure.temporal_blur import blur_matrix
     from comfyui_inertia.nodes.temporal_unlearning import TemporalUnlearning
 
     base = load_fp()
     stock, s_calls = attention_recorder(base)
-    run(fp, stock, seconds=0.27, steps=1)
+    run(fps, stock, seconds=0.27, steps=1)
     W = blur_matrix(WS, 0.6, dtype=torch.float64)
     # blocks "0" = the double block, "1" = the single block (each run blurs only that one, so its inputs are stock)
     for block, which in (("0", 0), ("1", 1)):
         tu = TemporalUnlearning.execute(model=base, sigma_blur=0.6, apply_to="kv", start_percent=0.0, end_percent=1.0,
                                         blocks=block, protect_anchor_frames=True).args[0]
         tu, t_calls = attention_recorder(tu)
-        run(fp, tu, seconds=0.27, steps=1)
+        run(fps, tu, seconds=0.27, steps=1)
         s, t = joint(s_calls)[which], joint(t_calls)[which]
         assert t["v"].shape[2] == PREFIX + WINDOW + 16
         win = s["v"][:, :, PREFIX:PREFIX + WINDOW].double().unflatten(2, (WS, 16))

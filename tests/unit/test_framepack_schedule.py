@@ -289,6 +289,12 @@ def test_blend_tokens_pads_shorter_with_zeros():
     assert out[0, :, 0].tolist() == [1.5, 1.5, 0.75, 0.75]
 
 
+@pytest.mark.parametrize("bad,problem", [(2.5, "not a whole number"), (0, "below 1"), (float("nan"), "not a finite")])
+def test_window_size_errors(bad, problem):
+    with pytest.raises(InertiaInputError, match=f"'latent_window_size'.*{problem}"):
+        fs.check_window(bad)
+
+
 def test_pure_module_does_not_import_comfyui():
     src = open(fs.__file__).read()
     assert "import comfy" not in src and "from comfy" not in src
