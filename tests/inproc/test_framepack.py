@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from comfyui_inertia.nodes import framepack_standin, keys, standins
+from comfyui_inertia.nodes import keys, standins
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
+from comfyui_inertia.nodes.standins import framepack as framepack_standin
 
 from .framepack_reference import packed_forward
 from .helpers import model_state, reference_scale
