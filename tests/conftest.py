@@ -4,72 +4,31 @@
 * ComfyUI is found through ``$COMFYUI_PATH``, then the pack's own ``custom_nodes``
   parent, then ``~/comfy/ComfyUI``. Tests under ``tests/inproc`` and ``tests/e2e``
   need it and are skipped with a one-line reason when none exists; ``tests/unit`` never
-  imports ComfyUI.
+  imports ComfyUI. Lookup and pack import are ``nodes/headless/comfy_env.py``, the copy the
+  headless client and ``workflows/build.py`` use too.
 * Fixtures build tiny random-weight checkpoints with the real key layouts and load them
-  through ComfyUI's own ``load_diffusion_model`` (see ``nodes/standins.py``).
+  through ComfyUI's own ``load_diffusion_model`` (see ``nodes/standins/``).
+* Where to add a test: ``tests/README.md``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACK_NAME = "comfyui_inertia"
 
 
-def _load_pack():
-    if PACK_NAME in sys.modules:
-        return sys.modules[PACK_NAME]
-    spec = importlib.util.spec_from_file_location(PACK_NAME, REPO / "__init__.py",
-                                                  submodule_search_locations=[str(REPO)])
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[PACK_NAME] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_load_pack()
-
-
-def find_comfyui() -> tuple[Path | None, str]:
-    """Return (ComfyUI dir or None, where it looked)."""
-    tried = []
-    env = os.environ.get("COMFYUI_PATH")
-    candidates = []
-    if env:
-        candidates.append(("$COMFYUI_PATH", Path(env)))
-    if REPO.parent.name == "custom_nodes":
-        candidates.append(("custom_nodes parent", REPO.parent.parent))
-    candidates.append(("~/comfy/ComfyUI", Path.home() / "comfy" / "ComfyUI"))
-    for label, path in candidates:
-        if (path / "main.py").is_file() and (path / "comfy").is_dir():
-            return path.resolve(), label
-        tried.append(f"{label}={path}")
-    return None, ", ".join(tried)
-
-
-COMFYUI, COMFYUI_WHERE = find_comfyui()
-
-
-def _prepare_comfyui_imports():
-    """Put ComfyUI on sys.path (so test modules can import it) and select the CPU device."""
-    if COMFYUI is None:
-        return
-    if str(COMFYUI) not in sys.path:
-        sys.path.insert(0, str(COMFYUI))
-    from comfy.cli_args import args
-
-    args.cpu = True
-    args.disable_api_nodes = True
-
-
-_prepare_comfyui_imports()
+# nodes/headless/comfy_env.py (ComfyUI lookup and pack import) is loaded by its path: it is what imports the pack
+_spec = importlib.util.spec_from_file_location("inertia_comfy_env", REPO / "nodes" / "headless" / "comfy_env.py")
+comfy_env = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(comfy_env)
+PACK = comfy_env.load_pack()  # as ``comfyui_inertia``
+COMFYUI, COMFYUI_WHERE = comfy_env.locate_comfyui()
+if COMFYUI is not None:
+    comfy_env.import_comfyui(COMFYUI, cpu=True)  # test modules import ComfyUI; the CPU device is selected
 NEEDS_COMFY_DIRS = ("inproc", "e2e")
 
 
@@ -83,7 +42,7 @@ def pytest_report_header(config):
 
 def pytest_ignore_collect(collection_path, config):
     """Without ComfyUI, tests/inproc and tests/e2e are not even imported (their modules import ComfyUI);
-    ``tests/test_comfyui_present.py`` then reports the one-line skip reason."""
+    ``tests/test_skip_reporter.py`` then reports the one-line skip reason."""
     if COMFYUI:
         return None
     rel = Path(str(collection_path)).resolve()
@@ -102,7 +61,7 @@ def comfyui_location():
 @pytest.fixture(scope="session")
 def pack():
     """The pack's top-level module, imported as ``comfyui_inertia``."""
-    return _load_pack()
+    return PACK
 
 
 @pytest.fixture(scope="session")
@@ -113,16 +72,7 @@ def comfy():
     """
     if COMFYUI is None:
         pytest.skip(f"needs ComfyUI: none at {COMFYUI_WHERE}")
-    import comfy.model_management  # noqa: F401, I001  (initialises the CPU device; the order below matters)
-    import utils.extra_config  # noqa: F401  (as main.py does: `nodes` later puts comfy/ first on sys.path)
-    import nodes
-
-    if "RelaxationCFG" not in nodes.NODE_CLASS_MAPPINGS:
-        asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
-        ext = asyncio.run(_load_pack().comfy_entrypoint())
-        for cls in asyncio.run(ext.get_node_list()):
-            nodes.NODE_CLASS_MAPPINGS[cls.GET_SCHEMA().node_id] = cls
-    return nodes
+    return comfy_env.register_pack_nodes(PACK)
 
 
 @pytest.fixture(scope="session")

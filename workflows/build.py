@@ -8,15 +8,14 @@ graph editor loads; API format (``workflows/api/<name>.json``) is what ``/prompt
 (``python -m nodes.headless``). Both come from the same spec, so they cannot drift apart.
 
 Widget order and defaults are read from the real node definitions of a ComfyUI
-(``$COMFYUI_PATH`` or ``~/comfy/ComfyUI``) with this pack loaded.
+(``$COMFYUI_PATH``, the custom_nodes parent, or ``~/comfy/ComfyUI``: ``nodes/headless/comfy_env.py``)
+with this pack loaded.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -584,27 +583,19 @@ _outpaint["nodes"].insert(_i + 2, ("ref_collage", "ImageScale", {"image": L("cro
 # --------------------------------------------------------------------------- node definitions
 
 def load_definitions() -> dict:
-    """``{class_type: INPUT_TYPES-like info}`` from a real ComfyUI with this pack's nodes."""
-    comfy = next((Path(p) for p in (os.environ.get("COMFYUI_PATH"), Path.home() / "comfy" / "ComfyUI")
-                  if p and (Path(p) / "main.py").is_file()), None)
+    """``{class_type: INPUT_TYPES-like info}`` from a real ComfyUI with this pack's nodes.
+
+    ComfyUI is found and the pack imported by ``nodes/headless/comfy_env.py`` (``$COMFYUI_PATH``, the
+    custom_nodes parent, ``~/comfy/ComfyUI``), the copy the headless client and the tests use.
+    """
+    spec = importlib.util.spec_from_file_location("inertia_comfy_env", PACK / "nodes" / "headless" / "comfy_env.py")
+    comfy_env = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(comfy_env)
+    comfy, where = comfy_env.locate_comfyui()
     if comfy is None:
-        raise SystemExit("build.py needs ComfyUI: set COMFYUI_PATH")
-    sys.path.insert(0, str(comfy))
-    from comfy.cli_args import args
-
-    args.cpu = True
-    import utils.extra_config  # noqa: F401, I001  (before `nodes`, as main.py: nodes puts comfy/ first on sys.path)
-    import nodes
-
-    asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
-    spec = importlib.util.spec_from_file_location("inertia_build", PACK / "__init__.py",
-                                                  submodule_search_locations=[str(PACK)])
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["inertia_build"] = mod
-    spec.loader.exec_module(mod)
-    for cls in asyncio.run(asyncio.run(mod.comfy_entrypoint()).get_node_list()):
-        nodes.NODE_CLASS_MAPPINGS[cls.GET_SCHEMA().node_id] = cls
-    return nodes.NODE_CLASS_MAPPINGS
+        raise SystemExit(f"build.py needs ComfyUI: set COMFYUI_PATH (looked at {where})")
+    comfy_env.import_comfyui(comfy, cpu=True)
+    return comfy_env.register_pack_nodes(comfy_env.load_pack()).NODE_CLASS_MAPPINGS
 
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}

@@ -2,7 +2,8 @@
 
 import pytest
 
-from comfyui_inertia.nodes import framepack_standin, standins
+from comfyui_inertia.nodes import standins
+from comfyui_inertia.nodes.standins import framepack as framepack_standin
 
 
 @pytest.fixture(scope="session")

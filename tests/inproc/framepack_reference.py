@@ -14,6 +14,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from tests.references import rope_grid
+
 
 def _lin(sd, name, x):
     return F.linear(x, sd[f"{name}.weight"], sd.get(f"{name}.bias"))
@@ -42,18 +44,6 @@ def _attention(q, k, v):
     return o.transpose(1, 2).flatten(2)
 
 
-def _rope_grid(frame_indices, h, w, dims=(16, 56, 56), theta=256.0):
-    """``[C, T, H, W]``: cos of (t, y, x) frequencies, then sin, each frequency repeated twice."""
-    gt, gy, gx = torch.meshgrid(frame_indices.float(), torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
-    cos, sin = [], []
-    for d, pos in zip(dims, (gt, gy, gx)):
-        f = 1.0 / (theta ** (torch.arange(0, d, 2).float()[: d // 2] / d))
-        ang = torch.outer(f, pos.reshape(-1)).unflatten(-1, pos.shape).repeat_interleave(2, dim=0)
-        cos.append(ang.cos())
-        sin.append(ang.sin())
-    return torch.cat(cos + sin, dim=0)
-
-
 def _pad3(x, k):
     t, h, w = x.shape[-3:]
     return F.pad(x, (0, (-w) % k[2], 0, (-h) % k[1], 0, (-t) % k[0]), mode="replicate")
@@ -75,7 +65,7 @@ def packed_forward(sd, x, timestep, text, text_pooled, guidance, image_embedding
     hp, wp = h // 2, w // 2
     tokens = F.conv3d(x, sd["x_embedder.proj.weight"], sd["x_embedder.proj.bias"], stride=(1, 2, 2))
     tokens = tokens.flatten(2).transpose(1, 2)
-    freqs = _rope_grid(latent_indices[0], hp, wp)[None].flatten(2).transpose(1, 2)
+    freqs = rope_grid(latent_indices[0], hp, wp)[None].flatten(2).transpose(1, 2)
     n_video = tokens.shape[1]
     for lat, idx, name, k in ((clean_latents, clean_latent_indices, "proj", 1),
                               (clean_latents_2x, clean_latent_2x_indices, "proj_2x", 2),
@@ -83,7 +73,7 @@ def packed_forward(sd, x, timestep, text, text_pooled, guidance, image_embedding
         kern = (k, 2 * k, 2 * k)
         c = F.conv3d(_pad3(lat, kern), sd[f"clean_x_embedder.{name}.weight"], sd[f"clean_x_embedder.{name}.bias"],
                      stride=kern).flatten(2).transpose(1, 2)
-        g = _rope_grid(idx[0], hp, wp)[None]
+        g = rope_grid(idx[0], hp, wp)[None]
         if k > 1:
             g = F.avg_pool3d(_pad3(g, (k, k, k)), k, stride=k)
         tokens = torch.cat([c, tokens], dim=1)

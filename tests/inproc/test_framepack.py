@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from comfyui_inertia.nodes import framepack_standin
 from comfyui_inertia.nodes.pure import framepack_keys as fk
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
+from comfyui_inertia.nodes.standins import framepack as framepack_standin
 
 from .framepack_reference import packed_forward
 

@@ -12,11 +12,11 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from comfyui_inertia.nodes import keys, standins
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
+from tests.references import gauss_blur
 
 from .helpers import model_state, reference_scale
 
@@ -121,17 +121,6 @@ def attention_recorder(model):
 
 def joint(calls):
     return [c for c in calls if c["k"].shape[2] > 8]  # the 8-token text refiner calls are not joint attention
-
-
-def gauss_blur(frame, sigma, k):
-    """[C, H, W] separable Gaussian, ``k`` taps exp(−j²/2σ²)/Σ, reflect border (float64 reference)."""
-    r = k // 2
-    taps = torch.tensor([math.exp(-(j * j) / (2 * sigma * sigma)) for j in range(-r, r + 1)], dtype=torch.float64)
-    taps /= taps.sum()
-    x = frame.double()[:, None]
-    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), taps.view(1, 1, 1, -1))
-    x = F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), taps.view(1, 1, -1, 1))
-    return x[:, 0].float()
 
 
 def group_kernel(sigma_max, size=8):

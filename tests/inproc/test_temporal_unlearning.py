@@ -9,7 +9,6 @@ with a plain loop over frames, and rotated with ComfyUI's own ``apply_rope1``.
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 
 import pytest
@@ -21,6 +20,7 @@ from comfyui_inertia.nodes import standins
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 from comfyui_inertia.nodes.relaxation_cfg import RelaxationCFG
 from comfyui_inertia.nodes.temporal_unlearning import TemporalUnlearning
+from tests.references import loop_blur
 
 from .helpers import model_state
 
@@ -34,26 +34,6 @@ def tu(model, **kw):
 
 
 # ----------------------------------------------------------------------------- independent references
-def loop_blur(x, sigma, anchors=()):
-    """x [B, T, ...]: K̃_t = Σ_j G(j)·K_clamp(t+j) inside each run of non-anchor frames (replicate ends)."""
-    T = x.shape[1]
-    r = max(1, math.ceil(3 * sigma))
-    w = [math.exp(-j * j / (2 * sigma * sigma)) for j in range(-r, r + 1)]
-    w = [v / sum(w) for v in w]
-    anchors = set(anchors)
-    xd, y = x.double(), x.double().clone()
-    for t in range(T):
-        if t in anchors:
-            continue
-        a, b = t, t
-        while a - 1 >= 0 and a - 1 not in anchors:
-            a -= 1
-        while b + 1 < T and b + 1 not in anchors:
-            b += 1
-        y[:, t] = sum(w[j + r] * xd[:, min(max(t + j, a), b)] for j in range(-r, r + 1))
-    return y.to(x.dtype)
-
-
 def rms(x, weight, eps=1e-6):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
 

@@ -1,5 +1,5 @@
 """FramePack checkpoint key conversion of ``nodes/pure/framepack_keys.py`` on the stand-in weights in the
-released diffusers layout (``nodes/framepack_standin.py``, written from the original's module definitions).
+released diffusers layout (``nodes/standins/framepack.py``, written from the original's module definitions).
 No ComfyUI import."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from comfyui_inertia.nodes import framepack_standin
 from comfyui_inertia.nodes.pure import framepack_keys as fk
+from comfyui_inertia.nodes.standins import framepack as framepack_standin
 
 
 @pytest.fixture(scope="module")

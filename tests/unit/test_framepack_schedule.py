@@ -10,9 +10,6 @@ the tags and compared with the plan of ``nodes/pure/framepack_schedule.py``. No 
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -20,6 +17,7 @@ import torch.nn.functional as F
 
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
+from tests.references import rope_grid
 
 START_TAG, END_TAG = 1000.0, 2000.0
 
@@ -180,21 +178,8 @@ def test_bad_inputs():
 
 # ------------------------------------------------------------------------------------------ RoPE
 
-def original_rope_grid(frame_indices, height, width, dims=(4, 6, 6), theta=256.0):
-    """FramePack's HunyuanVideoRotaryPosEmbed written out: [C, T, H, W], C = cos(T,Y,X) ++ sin(T,Y,X)."""
-    gt, gy, gx = torch.meshgrid(frame_indices.float(), torch.arange(height).float(), torch.arange(width).float(),
-                                indexing="ij")
-    cos, sin = [], []
-    for d, pos in zip(dims, (gt, gy, gx)):
-        f = 1.0 / (theta ** (torch.arange(0, d, 2).float()[: d // 2] / d))
-        ang = torch.outer(f, pos.reshape(-1)).unflatten(-1, pos.shape).repeat_interleave(2, dim=0)
-        cos.append(ang.cos())
-        sin.append(ang.sin())
-    return torch.cat(cos + sin, dim=0)
-
-
 def original_packed_rope(frame_indices, height, width, kernel, dims=(4, 6, 6)):
-    g = original_rope_grid(frame_indices, height, width, dims)[None]
+    g = rope_grid(frame_indices, height, width, dims)[None]
     if kernel > 1:
         _, _, t, h, w = g.shape
         pads = [(kernel - (s % kernel)) % kernel for s in (t, h, w)]
@@ -294,17 +279,3 @@ def test_window_size_errors(bad, problem):
     with pytest.raises(InertiaInputError, match=f"'latent_window_size'.*{problem}"):
         fs.check_window(bad)
 
-
-def test_pure_module_does_not_import_comfyui():
-    src = open(fs.__file__).read()
-    assert "import comfy" not in src and "from comfy" not in src
-    pure_dir = Path(fs.__file__).parent
-    code = ("import importlib.util, sys, types\n"
-            "pkg = types.ModuleType('p'); pkg.__path__ = []; sys.modules['p'] = pkg\n"
-            f"for name in ('errors', 'framepack_schedule'):\n"
-            f"    spec = importlib.util.spec_from_file_location('p.' + name, {str(pure_dir)!r} + '/' + name + '.py')\n"
-            "    m = importlib.util.module_from_spec(spec); sys.modules['p.' + name] = m; spec.loader.exec_module(m)\n"
-            "m.plan_sections(5, 9, 'inverted')\n"
-            "bad = [k for k in sys.modules if k == 'comfy' or k.startswith('comfy.')]\n"
-            "assert not bad, bad\n")
-    subprocess.run([sys.executable, "-c", code], check=True)

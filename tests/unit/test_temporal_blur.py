@@ -1,8 +1,8 @@
 """Pure math of Temporal Unlearning (eq. 3): kernel, blur matrix, layouts, input parsing. No ComfyUI import.
 
 References used here are written independently of ``nodes/pure/temporal_blur.py``: a plain loop
-over frames (the definition K̃_τ = Σ_j G(j−τ)·K_clamp(τ+j)) and kornia's 1-D filtering with a
-replicate border.
+over frames (the definition K̃_τ = Σ_j G(j−τ)·K_clamp(τ+j), ``tests/references.py`` ``loop_blur``) and
+kornia's 1-D filtering with a replicate border.
 """
 
 import math
@@ -14,29 +14,7 @@ from einops import rearrange
 
 from comfyui_inertia.nodes.pure import temporal_blur as tb
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
-
-
-def loop_reference(x, sigma, anchors=()):
-    """x [B, T, ...] → blurred along T; anchors are walls, replicate at each run's ends (float64 loop)."""
-    T = x.shape[1]
-    if sigma == 0:
-        return x.clone()
-    r = max(1, math.ceil(3 * sigma))
-    w = [math.exp(-j * j / (2 * sigma * sigma)) for j in range(-r, r + 1)]
-    w = [v / sum(w) for v in w]
-    anchors = set(anchors)
-    xd, y = x.double(), x.double().clone()
-    for t in range(T):
-        if t in anchors:
-            continue
-        a = t
-        while a - 1 >= 0 and a - 1 not in anchors:
-            a -= 1
-        b = t
-        while b + 1 < T and b + 1 not in anchors:
-            b += 1
-        y[:, t] = sum(w[j + r] * xd[:, min(max(t + j, a), b)] for j in range(-r, r + 1))
-    return y.to(x.dtype)
+from tests.references import loop_blur
 
 
 def kornia_reference(x, sigma, anchors=()):
@@ -51,11 +29,6 @@ def kornia_reference(x, sigma, anchors=()):
         out = kornia.filters.filter2d(seg, k, border_type="replicate")
         y[:, a:b] = rearrange(out, "b (s c) 1 t -> b t s c", s=x.shape[2])
     return y.to(x.dtype)
-
-
-def test_pure_module_does_not_import_comfyui():
-    src = open(tb.__file__).read()
-    assert "import comfy" not in src and "from comfy" not in src
 
 
 def test_gaussian_taps_paper_sigma():
@@ -75,7 +48,7 @@ def test_blur_matrix_equals_loop_and_kornia(sigma, anchors):
     x = torch.randn(2, 7, 3, 4, generator=g, dtype=torch.float64)
     W = tb.blur_matrix(7, sigma, anchors, dtype=torch.float64)
     y = torch.einsum("tu,bu...->bt...", W, x)
-    assert torch.allclose(y, loop_reference(x, sigma, anchors), atol=1e-12)
+    assert torch.allclose(y, loop_blur(x, sigma, anchors), atol=1e-12)
     assert torch.allclose(y, kornia_reference(x, sigma, anchors), atol=1e-6)
 
 
@@ -118,7 +91,7 @@ def _grid_tensor(B, H, T, S, D, prefix=0, tail=0, seed=0):
 
 def _expected_heads(x, grid, sigma, anchors=()):
     vid = rearrange(x[:, :, grid.prefix:grid.n_video], "b h (t s) d -> b t s (h d)", t=grid.frames)
-    ref = rearrange(loop_reference(vid, sigma, anchors), "b t s (h d) -> b h (t s) d", h=x.shape[1])
+    ref = rearrange(loop_blur(vid, sigma, anchors), "b t s (h d) -> b h (t s) d", h=x.shape[1])
     out = x.clone()
     out[:, :, grid.prefix:grid.n_video] = ref
     return out
@@ -159,7 +132,7 @@ def test_blur_tokens_wan_layout_and_anchor_exact():
     W = tb.blur_matrix(T, 0.6, anchors=(0,))
     y = tb.blur_tokens(x, W, tb.TokenGrid(0, T, S))
     assert y.is_contiguous() and y.shape == x.shape
-    want = rearrange(loop_reference(rearrange(x, "b (t s) c -> b t s c", t=T), 0.6, (0,)), "b t s c -> b (t s) c")
+    want = rearrange(loop_blur(rearrange(x, "b (t s) c -> b t s c", t=T), 0.6, (0,)), "b t s c -> b (t s) c")
     assert torch.allclose(y, want, atol=1e-6)
     assert torch.equal(y[:, :S], x[:, :S])  # the anchor frame's tokens are bit-identical
     with pytest.raises(ValueError):

@@ -3,7 +3,7 @@
 One set of random FramePack weights (``FramePackI2V_HY`` shape: hidden 3072 = 24 heads of 128,
 20 double + 40 single blocks, 2 refiner layers, text 4096, pooled CLIP-L 768, SigLIP 1152, patch
 1×2×2, RoPE 16/56/56; the wrapper's ``transformer_config.json``) is generated directly on the GPU
-in bf16 in the released diffusers key layout (``nodes/framepack_standin.framepack_key_shapes``),
+in bf16 in the released diffusers key layout (``nodes/standins/framepack.framepack_key_shapes``),
 then sampled twice at 640×640 (latent 80×80), ``latent_window_size`` 9, distilled guidance 10,
 cfg 1, UniPC bh1, the same seed, the same conditioning:
 
@@ -44,7 +44,7 @@ Run on the GPU machine (offline; .gpu/ holds ComfyUI, the wheels incl. diffusers
 files in .gpu/fpw), from the repo root, about 3.5 minutes on an H100::
 
     python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/whl/*.whl && \
-    export PYTHONPATH=/tmp/site COMFYUI_PATH=$PWD/.gpu/ComfyUI && PYTHONUNBUFFERED=1 python3 tests/bench_framepack.py
+    export PYTHONPATH=/tmp/site COMFYUI_PATH=$PWD/.gpu/ComfyUI && PYTHONUNBUFFERED=1 python3 tests/bench/bench_framepack.py
 
 Measured on an H100 80GB (torch 2.11, ComfyUI 0.3.64, diffusers 0.42.1, wrapper a7c4b70), 640×640,
 ws 9, 5 steps: same SDPA order (cuDNN first) ours 1.132 s/step vs wrapper 1.257 (ratio 0.90; 28.4 vs
@@ -53,7 +53,7 @@ flash) 0.73. Peak 26.35 GiB vs 26.04 GiB (23.98 GiB of weights). Ours with Comfy
 6 GiB budget → 4.97 GiB peak allocated (2.6 GiB weights resident), 4.2 s/step; 4 GiB → 2.97 GiB, 4.3 s/step.
 
 CPU smoke test against the wrapper (hidden 128, 1+1 blocks, 64×64 px, ws 2, fp32; needs ``diffusers`` and
-``accelerate`` in the Python that runs it; its timings mean nothing): ``python tests/bench_framepack.py --small``.
+``accelerate`` in the Python that runs it; its timings mean nothing): ``python tests/bench/bench_framepack.py --small``.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ import time
 import types
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import setup  # noqa: E402  (shared ComfyUI / pack set-up)
@@ -198,8 +198,8 @@ def main():
 
     from comfyui_inertia.nodes import framepack as fp
     from comfyui_inertia.nodes import framepack_sampler as fps
-    from comfyui_inertia.nodes import framepack_standin as fstand
     from comfyui_inertia.nodes.pure import framepack_schedule as fs
+    from comfyui_inertia.nodes.standins import framepack as fstand
 
     device = torch.device("cuda" if cuda else "cpu")
     dtype = torch.bfloat16 if cuda else torch.float32

@@ -1,19 +1,19 @@
 """Pure math of the FramePack history controls. No ComfyUI import.
 
 References are written independently of ``nodes/pure/framepack_history.py``: ages from the
-original's index splits by hand, a separable Gaussian with reflect padding in plain torch,
-softmax attention written out.
+original's index splits by hand, a separable Gaussian with reflect padding in plain torch
+(``tests/references.py``), softmax attention written out, synthetic videos with known motion.
 """
 
 import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from comfyui_inertia.nodes.pure import framepack_history as fh
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
+from tests.references import gauss_blur
 
 # ------------------------------------------------------------------------------ ages and layout
 
@@ -88,21 +88,6 @@ def test_decay_weights_select_groups():
 
 # ------------------------------------------------------------------------------ low-pass
 
-def reference_blur(frame, sigma):
-    """[C, H, W] separable Gaussian, taps exp(−j²/2σ²) normalised, radius from 2·ceil(3σ)+1 (capped), reflect."""
-    h, w = frame.shape[-2:]
-    k = 2 * math.ceil(3 * sigma) + 1
-    cap = 2 * min(h, w) - 1
-    k = min(k, cap if cap % 2 else cap - 1)
-    r = k // 2
-    taps = torch.tensor([math.exp(-(j * j) / (2 * sigma * sigma)) for j in range(-r, r + 1)], dtype=torch.float64)
-    taps /= taps.sum()
-    x = frame.double()[:, None]
-    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), taps.view(1, 1, 1, -1))
-    x = F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), taps.view(1, 1, -1, 1))
-    return x[:, 0].float()
-
-
 def test_blur_frames_by_sigma_per_frame():
     g = torch.Generator().manual_seed(0)
     lat = torch.randn(2, 4, 3, 10, 12, generator=g)
@@ -111,7 +96,7 @@ def test_blur_frames_by_sigma_per_frame():
     assert out is not lat and torch.equal(out[:, :, 0], lat[:, :, 0])
     for b in range(2):
         for j in (1, 2):
-            assert torch.allclose(out[b, :, j], reference_blur(lat[b, :, j], sig[j]), atol=2e-5)
+            assert torch.allclose(out[b, :, j], gauss_blur(lat[b, :, j], sig[j]), atol=2e-5)
     assert fh.blur_frames_by_sigma(lat, [0.0] * 3) is lat
     const = torch.full((1, 2, 2, 6, 6), 0.37)
     assert torch.allclose(fh.blur_frames_by_sigma(const, [1.0, 9.0]), const, atol=1e-6)  # mean preserved

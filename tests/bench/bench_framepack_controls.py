@@ -2,7 +2,7 @@
 
 Issue 7's target: ≤ 1 % extra time per section for the history low-pass and for the history
 attention decay. Model: a FramePack-13B-shaped transformer (random bf16 weights in the released
-FramePackI2V_HY key layout, built like ``nodes/framepack_standin.py`` but full size: hidden 3072,
+FramePackI2V_HY key layout, built like ``nodes/standins/framepack.py`` but full size: hidden 3072,
 24 heads of 128, 20 double + 40 single blocks, 2 refiner layers, SigLIP 1152) loaded through the
 pack's own FramePack loader, sampled with ``FramePackSectionSampler``'s loop (``sample_framepack``)
 at the 640 bucket (640×640 px → latent 80×80, latent_window_size 9: 14 400 window + 4 000 packed
@@ -22,9 +22,9 @@ stock attention calls; their ratio to the measured stock step time is printed as
 "isolated" overhead.
 
 Run (GPU; ../../shared/tools/gpu-bundle makes the offline ComfyUI copy):
-    COMFYUI_PATH=$PWD/.gpu/ComfyUI python3 tests/bench_framepack_controls.py
+    COMFYUI_PATH=$PWD/.gpu/ComfyUI python3 tests/bench/bench_framepack_controls.py
 CPU smoke test (tiny model, seconds):
-    python tests/bench_framepack_controls.py --small
+    python tests/bench/bench_framepack_controls.py --small
 The closing line prints the ratios.
 """
 
@@ -37,7 +37,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import setup  # noqa: E402  (shared ComfyUI / pack set-up)
@@ -66,7 +66,7 @@ def random_framepack_sd(device, dtype, **shape):
     """Random weights in FramePack's released (diffusers) key layout, generated on ``device``."""
     import torch
 
-    from comfyui_inertia.nodes.framepack_standin import framepack_key_shapes
+    from comfyui_inertia.nodes.standins.framepack import framepack_key_shapes
 
     g = torch.Generator(device=device).manual_seed(0)
     sd = {}

@@ -1,6 +1,6 @@
 """Benchmark: VACE mask building vs ComfyUI's own WanVaceToVideo, 81 × 832 × 480 by default.
 
-    ~/comfy/venv/bin/python tests/bench_vace_masks.py [--frames 81] [--width 832] [--height 480]
+    ~/comfy/venv/bin/python tests/bench/bench_vace_masks.py [--frames 81] [--width 832] [--height 480]
         [--wan-frames N] [--device cpu|cuda] [--inputs-device cpu|cuda] [--repeat 5]
         [--builders-only] [--baseline DIR]
 
@@ -56,7 +56,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import conftest  # noqa: E402  (imports the pack as comfyui_inertia and puts ComfyUI on sys.path)
+from bench_common import comfy_env, find_comfyui  # noqa: E402  (shared ComfyUI / pack set-up)
 
 
 def timed(fn, repeat, sync):
@@ -105,11 +105,8 @@ def main():
     ap.add_argument("--builders-only", action="store_true", help="time the builders only (no VAE, no WanVaceToVideo)")
     ap.add_argument("--baseline", default="", help="directory with an older copy of the builders to compare with")
     a = ap.parse_args()
-    if conftest.COMFYUI is None:
-        sys.exit("needs ComfyUI (set COMFYUI_PATH)")
-    if a.device != "cpu":
-        from comfy.cli_args import args as cargs
-        cargs.cpu = False
+    comfy_env.import_comfyui(find_comfyui(), cpu=a.device == "cpu")
+    comfy_env.load_pack()
     import comfy.model_management  # noqa: F401
     import comfy.sd
     import comfy.utils

@@ -1,8 +1,10 @@
-"""Test-only ComfyUI nodes for ComfyUI-Inertia's server tests and headless demo mode.
+"""Stand-in encoder nodes for ComfyUI-Inertia's headless demo mode and server tests.
 
 Real text encoders (umt5-xxl, llava-llama-3) cannot be shrunk, so tests and the demo
 replace the encoder nodes of a bundled workflow with ``InertiaTestConditioning``, which
-emits CONDITIONING tensors of the real shapes. Never installed for users.
+emits CONDITIONING tensors of the real shapes (and ``InertiaTestClipVision`` for CLIP vision).
+This folder is a custom-node folder of its own: the headless client links it into a temporary
+``custom_nodes`` in demo mode; ComfyUI never loads it with the pack (``nodes/extension.py``).
 """
 
 import torch

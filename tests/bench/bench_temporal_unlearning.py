@@ -13,9 +13,9 @@ mean step time over all rounds. Peak VRAM is ``torch.cuda.max_memory_allocated``
 ran would show (diff 0).
 
 Run (GPU; see ../../shared/tools/gpu-bundle for the offline ComfyUI copy):
-    COMFYUI_PATH=$PWD/.gpu/ComfyUI python3 tests/bench_temporal_unlearning.py [--only wan|hunyuan]
+    COMFYUI_PATH=$PWD/.gpu/ComfyUI python3 tests/bench/bench_temporal_unlearning.py [--only wan|hunyuan]
 CPU smoke test (tiny shapes, seconds):
-    python tests/bench_temporal_unlearning.py --small
+    python tests/bench/bench_temporal_unlearning.py --small
 ComfyUI is found through $COMFYUI_PATH, then ./.gpu/ComfyUI, then ~/comfy/ComfyUI.
 The closing line prints the ratios.
 """
@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import setup  # noqa: E402  (shared ComfyUI / pack set-up)

@@ -1,4 +1,4 @@
-"""Tiny random-weight stand-in checkpoints with the real key layouts.
+"""Tiny random-weight Wan 2.1 and HunyuanVideo stand-in checkpoints with the real key layouts.
 
 Used by the test-suite and by the headless demo mode on machines without model weights.
 Each stand-in is built from ComfyUI's own model class (so the key names and shapes are

@@ -17,8 +17,8 @@ gets one warm-up run, then ``--rounds`` timed runs of ``--steps`` steps, interle
 stock → single_pass → paper per round; the median run time is reported. f = filtered fraction
 of steps, read from ALG's own per-step log. Prints JSON, then a closing line with the ratios.
 
-Run (GPU): ``python3 tests/bench_alg.py`` with ComfyUI at $COMFYUI_PATH (else ./.gpu/ComfyUI,
-else ~/comfy/ComfyUI). CPU smoke test in seconds: ``python3 tests/bench_alg.py --small``.
+Run (GPU): ``python3 tests/bench/bench_alg.py`` with ComfyUI at $COMFYUI_PATH (else ./.gpu/ComfyUI,
+else ~/comfy/ComfyUI). CPU smoke test in seconds: ``python3 tests/bench/bench_alg.py --small``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import setup  # noqa: E402  (shared ComfyUI / pack set-up)

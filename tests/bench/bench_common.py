@@ -1,39 +1,36 @@
-"""Shared set-up of the GPU benchmark scripts (``tests/bench_*.py``; not a test module).
+"""Shared set-up of the GPU benchmark scripts (``tests/bench/bench_*.py``; not a test module).
 
-Finds ComfyUI (``$COMFYUI_PATH``, then ``./.gpu/ComfyUI`` as ``../shared/tools/gpu-bundle`` builds it,
-then ``~/comfy/ComfyUI``), imports it with its own argument parser on the right device, and imports
+Finds ComfyUI with ``nodes/headless/comfy_env.py`` (``$COMFYUI_PATH``, the custom_nodes parent, then
+``./.gpu/ComfyUI``, then ``~/comfy/ComfyUI``), imports it with its own argument parser on the right device, and imports
 this pack as ``comfyui_inertia``.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
+
+
+# nodes/headless/comfy_env.py (ComfyUI lookup and pack import) is loaded by its path: it is what imports the pack
+_spec = importlib.util.spec_from_file_location("inertia_comfy_env", REPO / "nodes" / "headless" / "comfy_env.py")
+comfy_env = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(comfy_env)
 
 
 def find_comfyui() -> Path:
     """The ComfyUI checkout to benchmark; exits with a message when there is none."""
-    for c in (os.environ.get("COMFYUI_PATH"), Path.cwd() / ".gpu" / "ComfyUI", REPO / ".gpu" / "ComfyUI",
-              Path.home() / "comfy" / "ComfyUI"):
-        if c and (Path(c) / "main.py").is_file():
-            return Path(c).resolve()
-    sys.exit("no ComfyUI found: set COMFYUI_PATH")
+    found, where = comfy_env.locate_comfyui(extra=(Path.cwd() / ".gpu" / "ComfyUI", REPO / ".gpu" / "ComfyUI"))
+    if found is None:
+        sys.exit(f"no ComfyUI found: set COMFYUI_PATH (looked at {where})")
+    return found
 
 
 def load_pack():
     """Import the pack as ``comfyui_inertia`` (as the tests do)."""
-    if "comfyui_inertia" in sys.modules:
-        return sys.modules["comfyui_inertia"]
-    spec = importlib.util.spec_from_file_location("comfyui_inertia", REPO / "__init__.py",
-                                                  submodule_search_locations=[str(REPO)])
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["comfyui_inertia"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return comfy_env.load_pack()
 
 
 def setup(cpu: bool | None = None, comfy_args=()) -> Path:

@@ -1,30 +1,12 @@
 """Pure math of Relaxation CFG (eq. 2) and σ normalisation. No ComfyUI import."""
 
 import math
-import sys
 
 import pytest
 import torch
 
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 from comfyui_inertia.nodes.pure.relaxation import RelaxationParams, normalized_sigma, relaxation_scale, schedule_table
-
-
-def test_pure_package_does_not_import_comfyui():
-    """Import every nodes/pure module in a fresh interpreter: no ComfyUI module may be loaded."""
-    import subprocess
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[2]
-    code = ("import importlib, importlib.util, pkgutil, sys; "
-            f"s = importlib.util.spec_from_file_location('pk', {str(repo / '__init__.py')!r}, "
-            f"submodule_search_locations=[{str(repo)!r}]); m = importlib.util.module_from_spec(s); "
-            "sys.modules['pk'] = m; s.loader.exec_module(m); import pk.nodes.pure as p; "
-            "[importlib.import_module('pk.nodes.pure.' + i.name) for i in pkgutil.iter_modules(p.__path__)]; "
-            "bad = [n for n in sys.modules if n.split('.')[0] in ('comfy', 'comfy_api', 'nodes', 'folder_paths')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout + res.stderr
 
 
 @pytest.mark.parametrize("sigma_hat,expected", [(0.0, 6.0), (1.0, 1.0 + 5.0 * 0.25), (0.5, 1.0 + 5.0 * (1 - 0.75 * 0.5 ** 0.7))])
