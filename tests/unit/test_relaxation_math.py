@@ -1,5 +1,6 @@
 """Pure math of Relaxation CFG (eq. 2) and σ normalisation. No ComfyUI import."""
 
+import json
 import math
 import sys
 
@@ -11,20 +12,28 @@ from comfyui_inertia.nodes.pure.relaxation import RelaxationParams, normalized_s
 
 
 def test_pure_package_does_not_import_comfyui():
-    """Import every nodes/pure module in a fresh interpreter: no ComfyUI module may be loaded."""
+    """Import every nodes/pure module, subpackages included (walk_packages), in a fresh interpreter: no
+    ComfyUI module may be loaded. The modules imported are listed, so a discovery that stops finding
+    the subpackages fails too."""
     import subprocess
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
-    code = ("import importlib, importlib.util, pkgutil, sys; "
+    code = ("import importlib, importlib.util, json, pkgutil, sys; "
             f"s = importlib.util.spec_from_file_location('pk', {str(repo / '__init__.py')!r}, "
             f"submodule_search_locations=[{str(repo)!r}]); m = importlib.util.module_from_spec(s); "
             "sys.modules['pk'] = m; s.loader.exec_module(m); import pk.nodes.pure as p; "
-            "[importlib.import_module('pk.nodes.pure.' + i.name) for i in pkgutil.iter_modules(p.__path__)]; "
+            "names = [i.name for i in pkgutil.walk_packages(p.__path__, 'pk.nodes.pure.')]; "
+            "[importlib.import_module(n) for n in names]; "
             "bad = [n for n in sys.modules if n.split('.')[0] in ('comfy', 'comfy_api', 'nodes', 'folder_paths')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+            "print(json.dumps({'bad': bad, 'names': names})); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+    names = set(json.loads(res.stdout.splitlines()[-1])["names"])
+    pure = repo / "nodes" / "pure"
+    on_disk = {"pk.nodes.pure." + ".".join(f.relative_to(pure).with_suffix("").parts)
+               for f in pure.rglob("*.py") if f.name != "__init__.py"}
+    assert on_disk <= names and "pk.nodes.pure.vace.grid" in names, sorted(on_disk - names)
 
 
 @pytest.mark.parametrize("sigma_hat,expected", [(0.0, 6.0), (1.0, 1.0 + 5.0 * 0.25), (0.5, 1.0 + 5.0 * (1 - 0.75 * 0.5 ** 0.7))])
