@@ -12,7 +12,9 @@ from . import (
     framepack_sampler,
     relaxation_cfg,
     temporal_unlearning,
+    vace_encode,
     vace_masks,
+    vace_preview,
 )
 
 #: Capability modules, in menu order; each exposes ``NODES``.
@@ -21,6 +23,8 @@ MODULES = (
     temporal_unlearning,
     alg,
     vace_masks,
+    vace_preview,
+    vace_encode,
     framepack,
     framepack_sampler,
     framepack_controls,

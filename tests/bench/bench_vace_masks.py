@@ -13,9 +13,10 @@ With ``--wan-frames N < frames`` WanVaceToVideo is timed on the first N frames a
 (frames / N) (VAE encoding is linear in frames; say so when reporting). ``--device cuda`` runs
 WanVaceToVideo's VAE on the GPU (after one warm-up call); ``--inputs-device`` is where the
 builders' input IMAGE/MASK tensors live (ComfyUI keeps them on the CPU: the default).
-``--builders-only`` skips the VAE. ``--baseline DIR`` also times an older copy of the two modules
-(``DIR/nodes/vace_masks.py``, ``DIR/nodes/pure/{vace_mask,errors}.py``) on the same inputs and
-prints the largest difference of every output from it.
+``--builders-only`` skips the VAE. ``--baseline DIR`` also times an older copy of the pack's builders
+(``DIR/nodes/vace_masks.py`` and the pure modules it imports: ``DIR/nodes/pure/vace/`` or, before the
+split, ``DIR/nodes/pure/vace_mask.py``) on the same inputs and prints the largest difference of every
+output from it.
 
 Last line: ``ratio: slowest builder / WanVaceToVideo = X.XX%``.
 
@@ -115,6 +116,7 @@ def main():
 
     from comfyui_inertia.nodes import standins
     from comfyui_inertia.nodes import vace_masks as nodes
+    from comfyui_inertia.nodes.vace_preview import render_latent_preview
 
     base = load_baseline(os.path.abspath(a.baseline)) if a.baseline else None
     dev = torch.device(a.inputs_device)
@@ -166,7 +168,7 @@ def main():
     _, t = timed(lambda: (torch.full((L, H, W, 3), 0.5, device=dev), torch.ones((L, H, W), device=dev)), a.repeat, sync)
     print(f"{'(floor: fill outputs)':20s} {t * 1000:7.1f} ms   gray IMAGE + MASK of this size, nothing else", flush=True)
     cv, cm = kf_out.args[0], kf_out.args[1]
-    _, t = timed(lambda: nodes.render_latent_preview(cm.float().cpu(), L, cv.cpu()), 1, sync)
+    _, t = timed(lambda: render_latent_preview(cm.float().cpu(), L, cv.cpu()), 1, sync)
     print(f"{'latent preview':20s} {t * 1000:7.1f} ms (not part of building)", flush=True)
     if a.builders_only:
         return

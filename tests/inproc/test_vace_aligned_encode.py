@@ -6,8 +6,8 @@
   trim) for every length 4n+1 from 5 to 161, with a content-dependent duck VAE, and with the real
   random Wan VAE at 16x16. Group-uniform masks it reads inconsistently differ exactly at the latent
   frames whose read frame p(k) lies in the next group.
-* The seed's failure case (keyframes marked on single pixel frames: 0, 40, 80 at L = 81, or every
-  4 frames as in seed 000): which latent frames each node keeps, and how many kept pixel frames
+* The single-frame keyframe failure case (keyframes marked on single pixel frames: 0, 40, 80 at
+  L = 81, or every 4 frames): which latent frames each node keeps, and how many kept pixel frames
   the model receives as 0.5 gray.
 * Keyframe pixels reach the inactive stream on every frame of a kept group.
 * The Inertia builders' outputs (laid out for the stock node) through this node.
@@ -17,31 +17,38 @@
   generated regions (guide video, repaint fill 'source') kept; the timeline payload and the preview
   describe the layout.
 * Sampling the tiny VACE stand-in with the node's outputs, end to end.
+
+The builder cases and VAEs are shared with ``test_vace_masks.py`` through ``helpers.py``; the pure
+math (``hold_known``, ``unshuffle_mask``, ...) is tested in ``tests/unit/test_vace_aligned.py``.
 """
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from comfyui_inertia.nodes import standins
-from comfyui_inertia.nodes.pure import vace_mask as vm
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
-from comfyui_inertia.nodes.vace_masks import (
-    VACEExtensionBuilder,
-    VACEKeyframeBuilder,
-    VACELatentAlignedEncode,
-    VACELatentMaskPreview,
-    VACERepaintBuilder,
+from comfyui_inertia.nodes.pure.vace import aligned, grid
+from comfyui_inertia.nodes.vace_encode import VACELatentAlignedEncode
+from comfyui_inertia.nodes.vace_masks import VACEExtensionBuilder, VACEKeyframeBuilder, VACERepaintBuilder
+from comfyui_inertia.nodes.vace_preview import VACELatentMaskPreview
+
+from .helpers import (
+    CASES,
+    EPS,
+    LENGTHS,
+    DuckVAE,
+    RecordingVAE,
+    binary,
+    conds,
+    group,
+    latent_of,
+    layout_kw,
+    rand_images,
+    reads,
+    unshuffle,
 )
-
-from .test_vace_masks import CASES, DuckVAE, RecordingVAE, binary, layout_kw, rand_images, reads, unshuffle
-
-LENGTHS = list(range(5, 162, 4))
-EPS = 1e-6  # float32 rounding of (x - 0.5) * 1 + 0.5
 
 
 class PoolVAE(DuckVAE):
@@ -57,23 +64,6 @@ class PoolVAE(DuckVAE):
         grp = torch.cat([p[:1].unsqueeze(1).expand(1, 4, *p.shape[1:]), p[1:].reshape(Tl - 1, 4, *p.shape[1:])])
         lat = grp.reshape(Tl, 4 * C, H // 8, W // 8).movedim(0, 1)
         return torch.cat([lat, torch.zeros(16 - 4 * C, Tl, H // 8, W // 8)]).unsqueeze(0)
-
-
-def latent_of(f):
-    return 0 if f == 0 else math.ceil(f / 4)
-
-
-def group(k):
-    return [0] if k == 0 else list(range(4 * k - 3, 4 * k + 1))
-
-
-_CONDS = []
-
-
-def conds():
-    if not _CONDS:
-        _CONDS.extend([standins.wan_text_conditioning(1), standins.wan_text_conditioning(2)])
-    return _CONDS
 
 
 def run_both(make_vae, W, H, L, video=None, masks=None, reference=None, strength=1.0):
@@ -120,7 +110,7 @@ def code(res):
 def group_uniform_masks(L, H, W, gen, consistent, soft=False):
     """Per-latent random masks M [T,H,W] spread over each VAE group; ``consistent`` also makes
     M[k] equal to the mask of the group WanVaceToVideo reads for latent k."""
-    T = vm.latent_length(L)
+    T = grid.latent_length(L)
     if soft:
         M = torch.randint(0, 5, (T, H, W), generator=gen).float() / 4
     else:
@@ -173,7 +163,7 @@ def test_group_uniform_consistent_masks_equal_core_every_length(comfy):
         for a, c in zip(av.calls, cv.calls):  # reference, inactive, reactive pixels given to the VAE
             assert torch.equal(a, c), f"L={L}: encoded pixels differ"
         assert_same_outputs(core, ours)
-        assert code(ours) == vm.latent_code(M)  # the 2x downscale of 2x-repeated masks is exact
+        assert code(ours) == grid.latent_code(M)  # the 2x downscale of 2x-repeated masks is exact
     # no control at all: everything generated, as the stock node
     core, _, ours, _ = run_both(PoolVAE, 16, 16, 9)
     assert_same_outputs(core, ours)
@@ -234,7 +224,7 @@ def test_builder_outputs(comfy):
             ours_m, want = cond_values(ours)["vace_mask"][-1][0], unshuffle(case.lat)[0]
             assert bool((ours_m <= want).all()), f"{mode} L={L}: a kept pixel of the intent is generated"
             extra = [k for k in range(want.shape[1]) if not torch.equal(ours_m[:, k], want[:, k])]
-            gray = vm.gray_kept(vm.hold_known(video, masks), vm.group_min_masks(masks))
+            gray = aligned.gray_kept(aligned.hold_known(video, masks), aligned.group_min_masks(masks))
             text = ours.ui.as_dict()["text"][0]
             for k in extra:  # every latent frame kept beyond the intent is kept from gray, and flagged
                 assert gray[k] > 0 and "WARNING: latent frame(s)" in text, f"{mode} L={L}: extra keep at {k}"
@@ -257,7 +247,7 @@ def test_builder_intent_laid_out_by_group_is_exact_without_the_trade(comfy):
             video, _, W, H, _ = case.out.args
             vae = DuckVAE()
             ours = VACELatentAlignedEncode.execute(*conds(), vae, W, H, L, 1, 1.0, control_video=video,
-                                                   control_masks=vm.frame_group_masks(case.lat, L))
+                                                   control_masks=grid.frame_group_masks(case.lat, L))
             assert torch.equal(cond_values(ours)["vace_mask"][-1], unshuffle(case.lat)), f"{mode} L={L}"
             inactive, reactive = vae.calls
             for f, (px, keep) in case.known.items():
@@ -265,7 +255,7 @@ def test_builder_intent_laid_out_by_group_is_exact_without_the_trade(comfy):
                 assert bool((reactive[f][keep] == 0.5).all())
             gen = case.lat[[latent_of(f) for f in range(L)]] > 0.5
             assert bool(((inactive - 0.5).abs()[gen] <= EPS).all())
-            traded += len(vm.read_conflicts(case.lat, L))
+            traded += len(grid.read_conflicts(case.lat, L))
     assert traded > 0
     print(f"\nframes whose known pixels the stock layout sends through the reactive stream: {traded}; here: 0")
 
@@ -279,7 +269,7 @@ def all_gray_groups(inactive, L):
     """[T,H,W] bool: pixels that are 0.5 gray (to the node's 1e-3) on every frame of the latent's VAE group
     in the inactive stream the node encoded."""
     gray = ((inactive - 0.5).abs() <= 1e-3).all(dim=-1)
-    return torch.stack([gray[group(k)].all(dim=0) for k in range(vm.latent_length(L))])
+    return torch.stack([gray[group(k)].all(dim=0) for k in range(grid.latent_length(L))])
 
 
 @pytest.mark.parametrize("mode", list(CASES))
@@ -287,7 +277,7 @@ def test_latent_aligned_layout_every_length(comfy, mode):
     """builder(mask_layout='latent-aligned') -> VACELatentAlignedEncode, L = 5..161 (4n+1), duck VAE:
 
     * control_masks: binary, every pixel frame carries its own VAE group's intended latent mask (the
-      intent is written independently in test_vace_masks.CASES); control_video equal to the default
+      intent is written independently in helpers.CASES); control_video equal to the default
       layout's (same content semantics); the default layout's masks differ exactly where WanVaceToVideo
       reads a frame of a group with another mask;
     * vace_mask equals the intended latent mask, binary;
@@ -299,7 +289,7 @@ def test_latent_aligned_layout_every_length(comfy, mode):
     for L in LENGTHS:
         case, stock = CASES[mode](L, layout=ALIGNED), CASES[mode](L)
         video, masks, W, H, Lout = case.out.args
-        T = vm.latent_length(L)
+        T = grid.latent_length(L)
         own = case.lat[[latent_of(f) for f in range(L)]]                     # [L,H,W]: each frame its group's intent
         assert Lout == L and binary(masks) and torch.equal(masks, own), f"{mode} L={L}: masks not group-uniform intent"
         assert torch.equal(video, stock.out.args[0]) and case.out.args[2:] == stock.out.args[2:]
@@ -312,7 +302,7 @@ def test_latent_aligned_layout_every_length(comfy, mode):
         res = VACELatentAlignedEncode.execute(*conds(), vae, W, H, L, 1, 1.0, control_video=video, control_masks=masks)
         vmask = cond_values(res)["vace_mask"][-1]
         assert binary(vmask), f"{mode} L={L}: vace_mask not binary"
-        assert torch.equal(vmask, unshuffle(case.lat)), f"{mode} L={L}: {code(res)} != {vm.latent_code(case.lat)}"
+        assert torch.equal(vmask, unshuffle(case.lat)), f"{mode} L={L}: {code(res)} != {grid.latent_code(case.lat)}"
         inactive, reactive = vae.calls
         frames = sorted(case.known)
         px = torch.stack([case.known[f][0] for f in frames])
@@ -365,7 +355,7 @@ def test_latent_aligned_layout_keeps_the_hints_in_generated_regions(comfy):
             assert float((inactive - 0.5).abs()[gen].max()) <= EPS
             assert float((inactive - video).abs()[~gen].max()) <= EPS
             # the same latent mask the default layout gives the stock node
-            want = vm.latent_masks_seen(stock.args[1], L)
+            want = grid.latent_masks_seen(stock.args[1], L)
             assert torch.equal(cond_values(res)["vace_mask"][-1], unshuffle(want)), f"{name} L={L}"
             assert "WARNING" not in res.ui.as_dict()["text"][0]
 
@@ -376,12 +366,12 @@ def test_latent_aligned_layout_latent_masks_for_81_are_reported(comfy, capsys):
     from comfy_extras.nodes_wan import WanVaceToVideo
     lines = []
     for mode, make in CASES.items():
-        aligned, stock = make(81, layout=ALIGNED), make(81)
-        res = VACELatentAlignedEncode.execute(*conds(), DuckVAE(), *aligned.out.args[2:4], 81, 1, 1.0,
-                                              control_video=aligned.out.args[0], control_masks=aligned.out.args[1])
+        case, stock = make(81, layout=ALIGNED), make(81)
+        res = VACELatentAlignedEncode.execute(*conds(), DuckVAE(), *case.out.args[2:4], 81, 1, 1.0,
+                                              control_video=case.out.args[0], control_masks=case.out.args[1])
         core = WanVaceToVideo.execute(*conds(), DuckVAE(), *stock.out.args[2:4], 81, 1, 1.0,
                                       control_video=stock.out.args[0], control_masks=stock.out.args[1])
-        assert code(res) == code(core) == vm.latent_code(aligned.lat), mode
+        assert code(res) == code(core) == grid.latent_code(case.lat), mode
         lines.append(f"{mode:26s} {code(res)}  (stock layout + WanVaceToVideo: {code(core)})")
     with capsys.disabled():
         print("\nL=81, mask_layout latent-aligned -> VACELatentAlignedEncode latent masks (0 kept, 1 generated, "
@@ -396,7 +386,7 @@ def test_timeline_payload_and_preview_describe_the_layout(comfy):
     img = rand_images(1, 64, 64)
     out = VACEExtensionBuilder.execute(mode="firstlastframe", generate=79, first=img, last=img, mask_layout=ALIGNED)
     payload, L = out.ui["inertia_timeline"][0], out.args[4]
-    T = vm.latent_length(L)
+    T = grid.latent_length(L)
     assert payload["layout"] == ALIGNED and payload["length"] == L == 85
     assert payload["reads"] == [[0, 0]] + [[4 * k - 3, 4 * k] for k in range(1, T)]
     assert payload["latent"] == "0" + "1" * (T - 2) + "0" and payload["conflicts"] == []
@@ -418,7 +408,7 @@ def test_timeline_payload_and_preview_describe_the_layout(comfy):
         assert "0.5 gray" not in summary and "the model keeps" not in summary and "have kept pixels" not in summary
         p = pv.ui["inertia_timeline"][0]
         assert p["layout"] == (lay or "for WanVaceToVideo") and p["latent"] == want
-        assert p["reads"] == ([[a, b] for a, b in vm.latent_sources(81, ALIGNED)] if lay else reads(81))
+        assert p["reads"] == ([[a, b] for a, b in grid.latent_sources(81, ALIGNED)] if lay else reads(81))
     # the default layout's masks shown for the latent-aligned node: latent 1 is kept from gray (frame 1 carries
     # latent 0's keep), which the preview flags
     video, masks = kf[None].args[:2]
@@ -430,7 +420,7 @@ def test_timeline_payload_and_preview_describe_the_layout(comfy):
     assert e.value.name == "mask_layout"
 
 
-# ------------------------------------------------------------------------------- (2) the seed's failure case
+# ------------------------------------------------------------------------------- (2) the single-frame keyframe failure case
 
 def keyframe_video(L, frames, H=16, W=16, seed=0):
     """Keyframes marked on single pixel frames only (mask 0 there, 1 elsewhere; gray elsewhere)."""
@@ -445,7 +435,7 @@ def keyframe_video(L, frames, H=16, W=16, seed=0):
 
 def gray_kept_frames(res, vae):
     """Pixel frames of fully kept latent frames whose inactive stream is all 0.5 gray: what the model is
-    told to keep is nothing (the seed's degradation)."""
+    told to keep is nothing (the degradation of single-frame keyframes)."""
     inactive = vae.calls[-2]
     out = []
     for k, kept in enumerate(latent_kept(res)):
@@ -480,7 +470,7 @@ def test_seed_failure_case_l81(comfy, capsys):
             assert "differs at latent frame(s) 0-6, 14-20" in text
         assert "WARNING" not in text
     with capsys.disabled():
-        print("\nseed failure case, L=81 (latent mask: 0 kept, 1 generated):")
+        print("\nsingle-frame keyframe failure case, L=81 (latent mask: 0 kept, 1 generated):")
         for name, c, o, kc, ko, gc in rows:
             print(f"  {name}\n    WanVaceToVideo : {c}  kept {kc}; kept-but-gray pixel frames {len(gc)}: {gc}"
                   f"\n    latent-aligned : {o}  kept {ko}; kept-but-gray pixel frames 0")
@@ -490,7 +480,7 @@ def test_single_frame_keyframes_every_length(comfy):
     """Keyframes marked only on frames 0, L//2 and L-1: the stock node never keeps latent 0 or the last
     one (it reads frames 1 and L-2); this node keeps exactly the groups holding the keyframes."""
     for L in LENGTHS:
-        T = vm.latent_length(L)
+        T = grid.latent_length(L)
         frames = sorted({0, L // 2, L - 1})
         video, masks, _ = keyframe_video(L, frames)
         core, _, ours, _ = run_both(DuckVAE, 16, 16, L, video, masks)
@@ -510,7 +500,7 @@ def test_keyframe_pixels_reach_the_inactive_stream_on_every_frame_of_a_kept_grou
         inactive, reactive = vae.calls
         key_of = {latent_of(f): i for i, f in enumerate(frames)}
         kept = latent_kept(ours)
-        for k in range(vm.latent_length(L)):
+        for k in range(grid.latent_length(L)):
             for f in group(k):
                 if k in key_of:
                     assert kept[k]
@@ -519,34 +509,6 @@ def test_keyframe_pixels_reach_the_inactive_stream_on_every_frame_of_a_kept_grou
                 else:
                     assert not kept[k] and bool((inactive[f] == 0.5).all())
                     assert torch.equal(reactive[f], video[f])
-
-
-def test_partial_keyframes_hold_per_pixel_nearest_frame():
-    """hold_known: per pixel, the nearest known frame of the group; ties go to the earlier frame."""
-    L = 9
-    video = torch.arange(L, dtype=torch.float32).view(L, 1, 1, 1).expand(L, 2, 2, 3).clone() / 10
-    masks = torch.ones(L, 2, 2)
-    masks[6, 0, :] = 0   # group 2 = frames 5..8: top row known on frame 6
-    masks[8, 1, :] = 0   # bottom row known on frame 8
-    masks[2, :, :] = 0   # group 1 = frames 1..4: known on frames 2 and 4 -> frame 3 is a tie
-    masks[4, :, :] = 0
-    held = vm.hold_known(video, masks)
-    src = (held[..., 0] * 10).round().long()
-    assert src[5:9, 0, 0].tolist() == [6, 6, 6, 6] and src[5:9, 1, 0].tolist() == [8, 8, 8, 8]
-    assert src[1:5, 0, 0].tolist() == [2, 2, 2, 4]  # frame 3: 2 and 4 are equally near, the earlier wins
-    assert src[0].unique().tolist() == [0]
-    gm = vm.group_min_masks(masks)
-    assert gm.flatten(1).amax(1).tolist() == [1.0, 0.0, 0.0]
-    assert vm.hold_known(video, torch.ones(L, 2, 2)) is video  # nothing known: untouched, no copy
-    # frames past 1+4(T-1) (dropped by the VAE) are ignored
-    assert torch.equal(vm.group_min_masks(torch.cat([masks, torch.zeros(2, 2, 2)])), gm)
-
-
-def test_unshuffle_is_wan_vace_to_videos_layout():
-    m = torch.rand(3, 16, 24)
-    assert torch.equal(vm.unshuffle_mask(m).unsqueeze(0), unshuffle(m))
-    with pytest.raises(InertiaInputError):
-        vm.unshuffle_mask(torch.rand(2, 12, 16))
 
 
 # ------------------------------------------------------------------------------- node behaviour

@@ -11,105 +11,52 @@ What is checked, for every builder mode and every length 4n+1 from 5 to 161:
   nothing the intent generates leaks into it;
 * control_masks and vace_mask are binary.
 
-VAE: the full length sweep runs with a duck-typed VAE (``encode(pixels[T,H,W,C])`` records the
-pixels and returns zeros ``[1,16,1+(T−1)//4,H/8,W/8]``; WanVaceToVideo only calls ``encode``),
-because the random full-size Wan VAE takes ~0.1-0.5 s per frame even at 16×16 px on 2 CPU cores.
+VAE: the full length sweep runs with a duck-typed VAE (``helpers.DuckVAE``: ``encode(pixels[T,H,W,C])``
+records the pixels and returns zeros ``[1,16,1+(T−1)//4,H/8,W/8]``; WanVaceToVideo only calls
+``encode``), because the random full-size Wan VAE takes ~0.1-0.5 s per frame even at 16×16 px on
+2 CPU cores.
 ``test_real_vae_subset`` repeats the checks with the real random ``comfy.sd.VAE`` wrapped in a
 thin recording proxy for lengths 5 and 9 (and 17 for keyframes) on one case of each builder.
+
+The builder cases (``CASES``: each builder call with its intended latent mask and known pixels) and
+the VAEs live in ``tests/inproc/helpers.py``, shared with ``test_vace_aligned_encode.py``; the
+preview node is tested in ``test_vace_preview.py``.
 """
 
 from __future__ import annotations
 
-import math
 import os
 
 import pytest
 import torch
 
 from comfyui_inertia.nodes import standins
-from comfyui_inertia.nodes.pure import vace_mask as vm
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
+from comfyui_inertia.nodes.pure.vace import grid
 from comfyui_inertia.nodes.vace_masks import (
     VACEExtensionBuilder,
     VACEKeyframeBuilder,
-    VACELatentMaskPreview,
     VACEOutpaintBuilder,
     VACEReferenceCrops,
     VACERepaintBuilder,
 )
 
-LENGTHS = list(range(5, 162, 4))
-EPS = 1e-6  # float32 rounding of (x - 0.5) * 1 + 0.5
-
-
-# ------------------------------------------------------------------------------- VAEs
-
-class DuckVAE:
-    """Records the pixels WanVaceToVideo encodes; returns a zero latent of the Wan shape."""
-
-    def __init__(self):
-        self.calls = []
-
-    def encode(self, pixels):
-        self.calls.append(pixels.detach().clone())
-        T, H, W = pixels.shape[0], pixels.shape[1], pixels.shape[2]
-        return torch.zeros(1, 16, 1 + (T - 1) // 4, H // 8, W // 8)
-
-
-class RecordingVAE:
-    """Thin proxy around a real comfy.sd.VAE that records what ``encode`` receives."""
-
-    def __init__(self, vae):
-        self._vae = vae
-        self.calls = []
-
-    def encode(self, pixels):
-        self.calls.append(pixels.detach().clone())
-        return self._vae.encode(pixels)
-
-    def __getattr__(self, name):
-        return getattr(self._vae, name)
-
+from .helpers import (
+    CASES,
+    EPS,
+    LENGTHS,
+    Case,
+    DuckVAE,
+    RecordingVAE,
+    binary,
+    conds,
+    latent_of,
+    rand_images,
+    reads,
+    unshuffle,
+)
 
 # ------------------------------------------------------------------------------- helpers
-
-def rand_images(n, h=16, w=16, seed=0):
-    return torch.rand(n, h, w, 3, generator=torch.Generator().manual_seed(seed)) * 0.8 + 0.1
-
-
-def latent_of(f):
-    return 0 if f == 0 else math.ceil(f / 4)
-
-
-def group(k):
-    return [0] if k == 0 else list(range(4 * k - 3, 4 * k + 1))
-
-
-def reads(L):
-    """p(k) measured with the interpolation WanVaceToVideo runs (3-D nearest-exact, float32)."""
-    T = (L - 1) // 4 + 1
-    idx = torch.arange(L, dtype=torch.float32).view(1, 1, L, 1, 1)
-    return torch.nn.functional.interpolate(idx, size=(T, 1, 1), mode="nearest-exact").flatten().long().tolist()
-
-
-def unshuffle(lat):
-    """[T,H,W] → [1,64,T,H/8,W/8], written as WanVaceToVideo lays the 8×8 cells out."""
-    T, H, W = lat.shape
-    return lat.reshape(T, H // 8, 8, W // 8, 8).permute(2, 4, 0, 1, 3).reshape(64, T, H // 8, W // 8).unsqueeze(0)
-
-
-_CONDS = []
-
-
-def conds():
-    if not _CONDS:
-        _CONDS.extend([standins.wan_text_conditioning(1), standins.wan_text_conditioning(2)])
-    return _CONDS
-
-
-def binary(x):
-    return bool(((x == 0) | (x == 1)).all())
-
 
 def run_wan_vace(vae, out, reference=None):
     from comfy_extras.nodes_wan import WanVaceToVideo
@@ -118,154 +65,6 @@ def run_wan_vace(vae, out, reference=None):
     res = WanVaceToVideo.execute(positive=pos, negative=neg, vae=vae, width=W, height=H, length=L, batch_size=1,
                                  strength=1.0, control_video=video, control_masks=masks, reference_image=reference)
     return res, res.args[0][0][1]["vace_mask"][-1]
-
-
-class Case:
-    """A builder call and the intent written independently of the builder."""
-
-    def __init__(self, out, lat, known):
-        self.out = out          # io.NodeOutput of the builder
-        self.lat = lat          # intended latent mask [T,H,W] (1 generate)
-        self.known = known      # {frame: (pixels [H,W,3], keep [H,W] bool)} that must reach the inactive stream
-
-
-def layout_kw(layout):
-    """Builder kwargs for a mask layout; None = leave the input out (the default layout)."""
-    return {} if layout is None else {"mask_layout": layout}
-
-
-def kf_case(L, indices, n, h=16, w=16, anchor="none", px=16, layout=None):
-    imgs = rand_images(n, h, w, seed=L)
-    out = VACEKeyframeBuilder.execute(images=imgs, length=L, indices=indices, anchor_edge=anchor, anchor_px=px,
-                                      **layout_kw(layout))
-    idx = [int(t) for t in indices.split(",")] if indices else None
-    T = (L - 1) // 4 + 1
-    if idx is None:
-        lats = [0] if n == 1 else [round(i * (T - 1) / (n - 1)) for i in range(n)]
-    else:
-        lats = [latent_of(f % L) for f in idx]
-    lat = torch.ones(T, h, w)
-    band = torch.zeros(h, w, dtype=torch.bool)
-    if anchor == "top":
-        band[:px] = True
-    lat[:, band] = 0
-    for k in lats:
-        lat[k] = 0
-    known = {}
-    for i, k in enumerate(lats):
-        for f in group(k):
-            known[f] = (imgs[i], torch.ones(h, w, dtype=torch.bool))
-    if anchor != "none":
-        for f in range(L):
-            if f in known:
-                continue
-            k = latent_of(f)
-            near = min(range(n), key=lambda i: (abs(lats[i] - k), lats[i]))
-            known[f] = (imgs[near], band)
-    return Case(out, lat, known)
-
-
-def ext_case(L, mode, layout=None):
-    c1 = 7 if L >= 13 else 2
-    c2 = 6
-    first = rand_images(c1 if "clip" in mode else 1, seed=1)
-    last = rand_images(c2 if "clip" in mode else 1, seed=2)
-    a = (1 + 4 * ((c1 - 1) // 4)) if mode in ("firstclip", "firstlastclip") else 1 if mode.startswith("first") else 0
-    b = (4 * (c2 // 4)) if mode in ("lastclip", "firstlastclip") else 4 if mode in ("lastframe", "firstlastframe") else 0
-    out = VACEExtensionBuilder.execute(mode=mode, generate=L - a - b, first=first, last=last, **layout_kw(layout))
-    T = (L - 1) // 4 + 1
-    lat = torch.ones(T, 16, 16)
-    full = torch.ones(16, 16, dtype=torch.bool)
-    known = {}
-    if a:
-        lat[: (a - 1) // 4 + 1] = 0
-        for i in range(a):
-            known[i] = (first[len(first) - a + i], full)
-    if b:
-        lat[T - b // 4:] = 0
-        for i in range(b):
-            known[L - b + i] = (last[i] if "clip" in mode else last[0], full)
-    return Case(out, lat, known)
-
-
-def rp_case(L, kind, layout=None):
-    video = rand_images(L, seed=3)
-    T = (L - 1) // 4 + 1
-    if kind == "static":
-        m = torch.zeros(1, 16, 16)
-        m[0, 4:12, 0:8] = 0.9  # soft: binarised at 0.5
-        out = VACERepaintBuilder.execute(video=video, mask=m, bbox="", dilate_px=0, shape="as drawn", fill="gray",
-                                         **layout_kw(layout))
-        lat = (m > 0.5).float().expand(T, 16, 16).clone()
-    elif kind == "bbox":
-        out = VACERepaintBuilder.execute(video=video, mask=None, bbox="8,0,16,8", dilate_px=0, shape="as drawn", fill="gray",
-                                         **layout_kw(layout))
-        lat = torch.zeros(T, 16, 16)
-        lat[:, 0:8, 8:16] = 1
-    else:  # an 8x8 box moving one pixel per frame (wrapping), per-frame masks
-        m = torch.zeros(L, 16, 16)
-        for f in range(L):
-            x = f % 9
-            m[f, 8:16, x:x + 8] = 1
-        out = VACERepaintBuilder.execute(video=video, mask=m, bbox="", dilate_px=0, shape="as drawn", fill="gray",
-                                         **layout_kw(layout))
-        lat = torch.stack([m[group(k)].amax(dim=0) for k in range(T)])
-    known = {f: (video[f], lat[latent_of(f)] < 0.5) for f in range(L)}  # source pixels the frame's group keeps
-    return Case(out, lat, known)
-
-
-def op_case(L, kind, layout=None):
-    if kind == "expand":
-        video = rand_images(L, 16, 16, seed=4)
-        out = VACEOutpaintBuilder.execute(video=video, mode="expand", direction="right,left", expand_ratio=0.5,
-                                          **layout_kw(layout))
-        H, W, box, src = 16, 32, (0, 8, 16, 24), video  # int(0.5*16)=8 per side → 32 wide, source at x 8..24
-    elif kind == "inner":
-        video = rand_images(L, 16, 16, seed=5)
-        out = VACEOutpaintBuilder.execute(video=video, mode="inner", direction="up", expand_ratio=0.5, **layout_kw(layout))
-        H, W, box, src = 16, 16, (8, 0, 16, 16), video
-    else:
-        video = torch.zeros(L, 32, 32, 3) + torch.linspace(0.1, 0.9, L).view(L, 1, 1, 1)  # flat frames: resize-exact
-        out = VACEOutpaintBuilder.execute(video=video, mode="scale", scale=0.5, **layout_kw(layout))
-        H, W, box, src = 32, 32, (8, 8, 24, 24), None
-    T = (L - 1) // 4 + 1
-    lat = torch.ones(T, H, W)
-    lat[:, box[0]:box[2], box[1]:box[3]] = 0
-    keep = lat[0] < 0.5
-    known = {}
-    for f in range(L):
-        px = torch.full((H, W, 3), 0.5)
-        if src is not None:
-            if kind == "expand":
-                px[:, 8:24] = src[f]
-            else:
-                px[box[0]:box[2], box[1]:box[3]] = src[f][box[0]:box[2], box[1]:box[3]]
-        else:
-            px[:] = video[f, 0, 0]
-        known[f] = (px, keep)
-    return Case(out, lat, known)
-
-
-# CASES[mode](L) calls the builder without mask_layout (the default); CASES[mode](L, layout=...) sets it.
-CASES = {
-    "keyframes_spread3": lambda L, **kw: kf_case(L, "", 3 if L >= 9 else 2, **kw),
-    "keyframes_first_mid_last": lambda L, **kw: kf_case(L, f"0,{L // 2},-1" if L >= 9 else "0,-1", 3 if L >= 9 else 2,
-                                                        **kw),
-    "keyframes_every8": lambda L, **kw: kf_case(L, ",".join(str(f) for f in range(0, L, 8)), len(range(0, L, 8)), **kw),
-    "keyframes_anchor_top": lambda L, **kw: kf_case(L, "", 3 if L >= 9 else 2, h=32, w=32, anchor="top", px=16, **kw),
-    "firstframe": lambda L, **kw: ext_case(L, "firstframe", **kw),
-    "lastframe": lambda L, **kw: ext_case(L, "lastframe", **kw),
-    "firstlastframe": lambda L, **kw: ext_case(L, "firstlastframe", **kw),
-    "firstclip": lambda L, **kw: ext_case(L, "firstclip", **kw),
-    "lastclip": lambda L, **kw: ext_case(L, "lastclip", **kw),
-    "firstlastclip": lambda L, **kw: ext_case(L, "firstlastclip", **kw),
-    "repaint_static_mask": lambda L, **kw: rp_case(L, "static", **kw),
-    "repaint_bbox": lambda L, **kw: rp_case(L, "bbox", **kw),
-    "repaint_per_frame_mask": lambda L, **kw: rp_case(L, "perframe", **kw),
-    "outpaint_expand": lambda L, **kw: op_case(L, "expand", **kw),
-    "outpaint_inner": lambda L, **kw: op_case(L, "inner", **kw),
-    "outpaint_scale": lambda L, **kw: op_case(L, "scale", **kw),
-}
 
 
 def check_case(case: Case, vae, L):
@@ -277,7 +76,7 @@ def check_case(case: Case, vae, L):
     assert tuple(vace_mask.shape) == (1, 64, T, H // 8, W // 8)
     assert binary(vace_mask), "vace_mask not binary"
     assert torch.equal(vace_mask, unshuffle(case.lat)), (
-        f"L={L}: latent mask seen {vm.latent_code(vm.latent_masks_seen(masks))} != intended {vm.latent_code(case.lat)}")
+        f"L={L}: latent mask seen {grid.latent_code(grid.latent_masks_seen(masks))} != intended {grid.latent_code(case.lat)}")
     inactive, reactive = vae.calls[-2], vae.calls[-1]
     assert tuple(inactive.shape) == (L, H, W, 3)
     read_by = {p: k for k, p in enumerate(reads(L))}
@@ -298,7 +97,7 @@ def check_case(case: Case, vae, L):
     own = case.lat.index_select(0, torch.tensor([latent_of(f) for f in range(L)]))
     gen = own > 0.5
     assert float((inactive - 0.5).abs()[gen].max() if gen.any() else 0.0) <= EPS
-    assert traded == len(vm.read_conflicts(case.lat, L))
+    assert traded == len(grid.read_conflicts(case.lat, L))
     return res
 
 
@@ -334,14 +133,14 @@ def test_naive_masks_fail_the_same_check(comfy):
 
 
 def test_latent_masks_for_81_are_reported(comfy, capsys):
-    """Prints the latent mask every mode produces for L = 81 (used in the issue's closing note)."""
+    """Prints the latent mask every mode produces for L = 81 (a reference table for the docs)."""
     lines = []
     for mode, make in CASES.items():
         case = make(81)
         res, vace_mask = run_wan_vace(DuckVAE(), case.out)
         seen = vace_mask[0].amax(dim=(0, 2, 3)), vace_mask[0].amin(dim=(0, 2, 3))
         code = "".join("1" if lo == 1 else "0" if hi == 0 else "m" for hi, lo in zip(*seen))
-        assert code == vm.latent_code(case.lat)
+        assert code == grid.latent_code(case.lat)
         lines.append(f"{mode:26s} {code}")
     with capsys.disabled():
         print("\nL=81 latent masks (0 kept, 1 generated, m mixed):\n" + "\n".join(lines))  # noqa: T201
@@ -425,25 +224,6 @@ def test_bad_input_errors_name_the_input(comfy, call, name):
     with pytest.raises(InertiaInputError) as e:
         call()
     assert e.value.name == name and f"'{name}'" in str(e.value) and "Fix:" in str(e.value)
-
-
-def test_preview_flags_ignored_keyframes_and_passes_builder_masks(comfy):
-    L = 81
-    naive = torch.ones(L, 16, 16)
-    naive[0] = 0
-    naive[40] = 0
-    naive[80] = 0
-    img, summary = VACELatentMaskPreview.execute(control_masks=naive).args
-    assert img.ndim == 4 and img.shape[0] == 1 and img.shape[-1] == 3
-    assert "latent 0: frames 0-0 have kept pixels" in summary and "latent 20: frames 77-80" in summary
-    # frame 40 is read by latent 10 (p(10) = 40): the model keeps all of frames 37-40, which only partly meant that
-    assert "latent 10: the model keeps pixels (from frame 40) that frames 37-40 mark as generated" in summary
-    assert "latent 10: frames" not in summary
-    assert "p(k) = 1, 5, 9, 13, 17, 21, 25, 28, 32" in summary
-    out = VACEKeyframeBuilder.execute(images=rand_images(3), length=L, indices="0,40,80")
-    img2, summary2 = VACELatentMaskPreview.execute(control_masks=out.args[1], control_video=out.args[0]).args
-    assert "have kept pixels" not in summary2 and "the model keeps" not in summary2
-    assert "011111111101111111110" in summary2
 
 
 def test_reference_crops(comfy):
@@ -548,8 +328,7 @@ def test_sample_tiny_vace_with_builder_outputs(comfy, load_standin, wan_vae):
 
 def test_builders_send_the_timeline_the_frontend_draws(comfy):
     """ui["inertia_timeline"]: the latent mask code, p(k) and misread frames for js/vace_timeline.js."""
-    from comfyui_inertia.nodes.pure.vace_mask import pixel_frames_read
-    from comfyui_inertia.nodes.vace_masks import VACEExtensionBuilder
+    from comfyui_inertia.nodes.pure.vace.grid import pixel_frames_read
 
     img = torch.rand(1, 64, 64, 3)
     out = VACEExtensionBuilder.execute(mode="firstlastframe", generate=79, first=img, last=img)

@@ -38,7 +38,7 @@ def test_js_and_python_curves_agree(tmp_path):
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the frontend's formula")
 def test_js_and_python_vace_read_frames_agree(tmp_path):
-    from comfyui_inertia.nodes.pure.vace_mask import latent_length, pixel_frames_read, snap_length, vae_group
+    from comfyui_inertia.nodes.pure.vace.grid import latent_length, pixel_frames_read, snap_length, vae_group
 
     mod = tmp_path / "vace_math.mjs"
     shutil.copy(REPO / "js" / "vace_math.js", mod)
