@@ -11,6 +11,7 @@ from . import (
     framepack_controls,
     framepack_sampler,
     relaxation_cfg,
+    samplers,
     temporal_unlearning,
     vace_encode,
     vace_masks,
@@ -28,6 +29,7 @@ MODULES = (
     framepack,
     framepack_sampler,
     framepack_controls,
+    samplers,
     change_meter,
 )
 
