@@ -301,10 +301,44 @@ def test_pure_module_does_not_import_comfyui():
     pure_dir = Path(fs.__file__).parent
     code = ("import importlib.util, sys, types\n"
             "pkg = types.ModuleType('p'); pkg.__path__ = []; sys.modules['p'] = pkg\n"
-            f"for name in ('errors', 'framepack_schedule'):\n"
+            f"for name in ('errors', 'timed_prompts', 'framepack_schedule'):\n"
             f"    spec = importlib.util.spec_from_file_location('p.' + name, {str(pure_dir)!r} + '/' + name + '.py')\n"
             "    m = importlib.util.module_from_spec(spec); sys.modules['p.' + name] = m; spec.loader.exec_module(m)\n"
             "m.plan_sections(5, 9, 'inverted')\n"
             "bad = [k for k in sys.modules if k == 'comfy' or k.startswith('comfy.')]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------------------------------------------------------ buckets
+
+def test_buckets_are_the_originals_640_set():
+    assert len(fs.BUCKETS_640) == 14
+    assert all(h % 32 == 0 and w % 32 == 0 for h, w in fs.BUCKETS_640)
+    assert all(abs(h * w - 640 * 640) / (640 * 640) < 0.07 for h, w in fs.BUCKETS_640)  # 383k-399k px, about 640²
+    assert fs.BUCKETS_640 == tuple((w, h) for h, w in reversed(fs.BUCKETS_640))  # transposed pairs, mirrored order
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_nearest_bucket_follows_the_original_rule(seed):
+    """The original scans the list and keeps a bucket when |h·bw − w·bh| ≤ the best so far (a tie goes to the
+    later bucket); written out here as that loop."""
+    import random
+
+    rng = random.Random(seed)
+
+    def original_rule(h, w):
+        best, best_metric = None, float("inf")
+        for bh, bw in fs.BUCKETS_640:
+            metric = abs(h * bw - w * bh)
+            if metric <= best_metric:
+                best, best_metric = (bh, bw), metric
+        return best
+
+    for _ in range(2000):
+        h, w = rng.randint(1, 4000), rng.randint(1, 4000)
+        assert fs.nearest_bucket(h, w) == original_rule(h, w)
+    assert fs.nearest_bucket(1080, 1920) == (480, 832) and fs.nearest_bucket(512, 512) == (640, 608)
+    assert fs.nearest_bucket(10, 4000) == (416, 960)
+    with pytest.raises(InertiaInputError, match="'image' = '0x5 px' is empty"):
+        fs.nearest_bucket(5, 0)
