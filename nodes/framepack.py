@@ -39,6 +39,7 @@ latent cells (8 px). Section arithmetic: ``nodes/pure/framepack_schedule.py``.
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 import comfy.conds
@@ -237,7 +238,12 @@ class FramePackHunyuanVideo(hv.HunyuanVideo):
 
 
 def _drop_masked_text(context, mask):
-    """Drop padded text tokens (as FramePack does for batch 1) so no text mask reaches core."""
+    """Drop padded text tokens (as FramePack does for batch 1) so no text mask reaches core.
+
+    ``mask [B, L]``: integer or boolean (1/True = keep, core's ``CLIP`` attention_mask), or an additive
+    float mask (0 = keep, −inf/−max = drop, core ``hunyuan_video`` convention). Boolean masks are made
+    integer in :meth:`FramePackModel.extra_conds`, before core casts float-like conds to the model dtype.
+    """
     if mask is None:
         return context, None
     keep = mask.bool() if not torch.is_floating_point(mask) else mask > -1
@@ -268,6 +274,11 @@ class FramePackModel(comfy.model_base.HunyuanVideo):
         self.framepack_variant = "unknown"
 
     def extra_conds(self, **kwargs):
+        mask = kwargs.get("attention_mask")
+        if torch.is_tensor(mask) and mask.dtype == torch.bool:
+            # core's apply_model casts every cond that is not int/long to the model dtype, which turns a boolean
+            # mask into 1.0/0.0, read downstream as an additive mask (padding kept): keep it an integer mask
+            kwargs["attention_mask"] = mask.long()
         out = super().extra_conds(**kwargs)
         pack = kwargs.get(COND_KEY)
         if pack:
@@ -372,6 +383,51 @@ def is_framepack_model(model) -> bool:
 # ====================================================================================== nodes
 
 WEIGHT_DTYPES = ("default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2")
+#: ComfyUI model folder the loader lists (models/diffusion_models, plus the legacy models/unet).
+MODEL_FOLDER = "diffusion_models"
+
+
+def _short(value, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
+
+
+def _inside(path: str, root: str) -> bool:
+    try:
+        return path != root and os.path.commonpath([path, root]) == root
+    except ValueError:  # different drives (Windows)
+        return False
+
+
+def model_path(model_name) -> str:
+    """The absolute path of ``model_name``, a file listed in ComfyUI's diffusion_models folders.
+
+    The name must be one of ``folder_paths.get_filename_list("diffusion_models")`` (what the combo
+    offers, as core's ``UNETLoader``); it is resolved with ``folder_paths.get_full_path`` and the result
+    must lie inside one of the folder's roots, so no name (``../../etc/passwd``, an absolute path)
+    reaches a file outside the model folders.
+
+    Raises:
+        InertiaInputError (input ``model_name``): not a non-empty string, not a listed file, or a path
+            that resolves outside the model folders.
+    """
+    import folder_paths
+
+    fix_pick = ("pick a FramePack transformer listed under models/diffusion_models (e.g. FramePackI2V_HY_bf16.safetensors); "
+                "put downloaded files there and refresh the browser")
+    if not isinstance(model_name, str) or not model_name.strip():
+        raise InertiaInputError("model_name", _short(model_name), fix_pick, "is not a file name")
+    names = folder_paths.get_filename_list(MODEL_FOLDER)
+    if model_name not in names:
+        raise InertiaInputError("model_name", _short(model_name), fix_pick,
+                                f"is not a file in models/diffusion_models ({len(names)} files there)")
+    path = folder_paths.get_full_path(MODEL_FOLDER, model_name)
+    roots = [os.path.abspath(r) for r in folder_paths.get_folder_paths(MODEL_FOLDER)]
+    full = os.path.abspath(path) if path else None
+    if full is None or not any(_inside(full, r) for r in roots):
+        raise InertiaInputError("model_name", _short(model_name), fix_pick, "does not resolve to a file inside "
+                                "the model folders")
+    return full
 
 
 class FramePackModelLoader(io.ComfyNode):
@@ -391,7 +447,7 @@ class FramePackModelLoader(io.ComfyNode):
                 "patches and wrappers apply to it like to any model. Text: HunyuanVideo text encoders "
                 "(DualCLIPLoader type hunyuan_video); image: SigLIP via CLIPVisionLoader; VAE: HunyuanVideo VAE."),
             inputs=[
-                io.Combo.Input("model_name", options=folder_paths.get_filename_list("diffusion_models"),
+                io.Combo.Input("model_name", options=folder_paths.get_filename_list(MODEL_FOLDER),
                                tooltip="A FramePack transformer in models/diffusion_models. Any other model is rejected."),
                 io.Combo.Input("weight_dtype", options=list(WEIGHT_DTYPES), default="default",
                                tooltip="Weight storage dtype, as in core's Load Diffusion Model. fp8 halves memory."),
@@ -400,17 +456,28 @@ class FramePackModelLoader(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model_name, weight_dtype="default") -> io.NodeOutput:
-        import folder_paths
+    def validate_inputs(cls, model_name=None):
+        """Refuse a model name that is not a file in models/diffusion_models when the prompt is queued, as core's
+        UNETLoader does (a linked name arrives as ``None`` and is checked at execution)."""
+        if model_name is None:
+            return True
+        try:
+            model_path(model_name)
+        except InertiaInputError as e:
+            return str(e)
+        return True
 
+    @classmethod
+    def execute(cls, model_name, weight_dtype="default") -> io.NodeOutput:
+        if weight_dtype not in WEIGHT_DTYPES:
+            raise InertiaInputError("weight_dtype", _short(weight_dtype), f"use one of {WEIGHT_DTYPES}")
         options = {}
         if weight_dtype in ("fp8_e4m3fn", "fp8_e4m3fn_fast"):
             options["dtype"] = torch.float8_e4m3fn
             options["fp8_optimizations"] = weight_dtype.endswith("fast")
         elif weight_dtype == "fp8_e5m2":
             options["dtype"] = torch.float8_e5m2
-        path = folder_paths.get_full_path_or_raise("diffusion_models", model_name)
-        sd = comfy.utils.load_torch_file(path)
+        sd = comfy.utils.load_torch_file(model_path(model_name))
         return io.NodeOutput(load_framepack_state_dict(sd, options, name=model_name))
 
 

@@ -10,6 +10,9 @@ loader: ``nodes/framepack.py``; section arithmetic: ``nodes/pure/framepack_sched
   ``transformer_options[SECTION_KEY]``, so model patches and wrappers see every section.
 * :class:`FramePackTimestampedTextEncode` and :class:`FramePackConditioningAt` tag prompts with
   start (and end) times in seconds; :func:`prompt_groups` reads them back per section.
+* :class:`FramePackImageToBucket` resizes and centre-crops the start/end image to the nearest of
+  FramePack's resolution buckets, as the original app does before encoding (the sampler itself
+  refuses latents off the 32-px grid instead of resizing latents).
 
 Layouts: latents ``[B, 16, T, H, W]`` in ComfyUI LATENT space (VAE output, unscaled); H, W in
 latent cells (8 px).
@@ -26,11 +29,12 @@ import comfy.utils
 import torch
 from comfy_api.latest import io, ui
 
-from . import keys
+from . import keys, samplers
 from .framepack import COND_KEY, IMAGE_KEY, is_framepack_model
 from .pure import framepack_schedule as fs
-from .pure.conditioning import blend_conditioning, zero_conditioning
-from .pure.errors import InertiaInputError
+from .pure import timed_prompts as tp
+from .pure.conditioning import blend_conditioning, check_hunyuan_text, check_siglip_tokens, zero_conditioning
+from .pure.errors import InertiaInputError, require_range
 
 log = logging.getLogger("ComfyUI-Inertia")
 
@@ -78,8 +82,19 @@ class FramePackTimestampedTextEncode(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, text=None):
+        """Parse the stamps when the prompt is queued (a linked ``text`` is checked at execution)."""
+        if text is None:
+            return True
+        try:
+            tp.parse_timestamped_prompts(text)
+        except InertiaInputError as e:
+            return str(e)
+        return True
+
+    @classmethod
     def execute(cls, clip, text) -> io.NodeOutput:
-        spans = fs.parse_timestamped_prompts(text)
+        spans = tp.parse_timestamped_prompts(text)
         out = []
         for span in spans:
             out += _stamp(clip.encode_from_tokens_scheduled(clip.tokenize(span.text)), span.start, span.end)
@@ -109,10 +124,41 @@ class FramePackConditioningAt(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, start_seconds=None, end_seconds=None):
+        """Check the times when the prompt is queued (linked values are checked at execution)."""
+        try:
+            _check_times(start_seconds, end_seconds)
+        except InertiaInputError as e:
+            return str(e)
+        return True
+
+    @classmethod
     def execute(cls, conditioning, start_seconds, end_seconds=0.0) -> io.NodeOutput:
-        end = None if end_seconds <= 0 else end_seconds
-        fs.check_span_order([fs.PromptSpan(start_seconds, end, "")], "end_seconds")
-        return io.NodeOutput(_stamp(conditioning, start_seconds, end))
+        start, end = _check_times(start_seconds, 0.0 if end_seconds is None else end_seconds)
+        return io.NodeOutput(_stamp(conditioning, start, end))
+
+
+#: Largest time (seconds) a prompt can be placed at (the widgets' maximum).
+MAX_PROMPT_SECONDS = 1200.0
+
+
+def _check_times(start_seconds, end_seconds):
+    """``(start, end or None)`` in seconds; ``None`` inputs (links at validation time) are skipped.
+
+    Raises:
+        InertiaInputError: a time that is not a finite number in [0, 1200] s, or an end at/before the start.
+    """
+    start = end = None
+    if start_seconds is not None:
+        start = require_range("start_seconds", start_seconds, 0.0, MAX_PROMPT_SECONDS,
+                              "enter the second of the video where the prompt starts, 0 to 1200")
+    if end_seconds is not None:
+        end = require_range("end_seconds", end_seconds, 0.0, MAX_PROMPT_SECONDS,
+                            "enter the second where the prompt ends, 0 to 1200 (0 = until the next prompt)")
+        end = None if end <= 0 else end
+    if start is not None and end is not None:
+        tp.check_span_order([tp.PromptSpan(start, end, "")], "end_seconds")
+    return start, end
 
 
 def prompt_groups(positive) -> tuple[list[fs.PromptSpan], list[list]]:
@@ -135,6 +181,72 @@ def prompt_groups(positive) -> tuple[list[fs.PromptSpan], list[list]]:
     return spans, groups
 
 
+# ---------------------------------------------------------------------------------- start image
+
+#: Resampling filters offered for the bucket resize (core ``comfy.utils.common_upscale``); lanczos is
+#: what the original app uses (PIL ``Image.LANCZOS``).
+UPSCALE_METHODS = ("lanczos", "bicubic", "bilinear", "area", "nearest-exact")
+
+
+class FramePackImageToBucket(io.ComfyNode):
+    """Resize and centre-crop an image to the nearest FramePack resolution bucket (as the original app does
+    before VAE and SigLIP encoding); see :func:`framepack_schedule.nearest_bucket`."""
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="InertiaFramePackImageToBucket",
+            display_name="FramePack Image To Bucket",
+            category="Inertia/FramePack",
+            description=(
+                "Resizes and centre-crops the start (or end) image to the nearest of FramePack's 14 resolution "
+                "buckets (about 640x640 px, sides multiples of 32, e.g. 832x480 for 16:9 or 608x640 for a square), "
+                "exactly as the FramePack app does before encoding. Feed the result to VAE Encode and CLIP Vision "
+                "Encode; an image already at a bucket passes through unchanged."),
+            inputs=[
+                io.Image.Input("image", tooltip="The image [B,H,W,C], any size."),
+                io.Combo.Input("upscale_method", options=list(UPSCALE_METHODS), default="lanczos",
+                               tooltip="Resampling filter; lanczos as the original."),
+            ],
+            outputs=[
+                io.Image.Output(display_name="image", tooltip="The image at the bucket size [B,h,w,C]."),
+                io.Int.Output(display_name="width", tooltip="Bucket width in pixels."),
+                io.Int.Output(display_name="height", tooltip="Bucket height in pixels."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, image, upscale_method="lanczos") -> io.NodeOutput:
+        out, (bh, bw), text = image_to_bucket(image, upscale_method)
+        return io.NodeOutput(out, bw, bh, ui=ui.PreviewText(text))
+
+
+def image_to_bucket(image, upscale_method="lanczos"):
+    """``image [B,H,W,C]`` in [0, 1] → ``(image [B,h,w,C], (h, w), message)`` at the nearest FramePack bucket.
+
+    Scale to cover the bucket and centre-crop (core ``comfy.utils.common_upscale`` with ``crop="center"``),
+    values clamped to [0, 1]. The input is never changed; at a bucket size it is returned as is.
+
+    Raises:
+        InertiaInputError: ``image`` not a ``[B,H,W,C]`` tensor, ``upscale_method`` not in :data:`UPSCALE_METHODS`.
+    """
+    if not torch.is_tensor(image) or image.ndim != 4 or image.shape[0] < 1:
+        raise InertiaInputError("image", _short(tuple(image.shape) if torch.is_tensor(image) else type(image).__name__),
+                                "connect an IMAGE (Load Image)", "is not an image batch [B,H,W,C]")
+    if upscale_method not in UPSCALE_METHODS:
+        raise InertiaInputError("upscale_method", _short(upscale_method), f"use one of {UPSCALE_METHODS}")
+    h, w = int(image.shape[1]), int(image.shape[2])
+    bh, bw = fs.nearest_bucket(h, w)
+    if (h, w) == (bh, bw):
+        return image, (bh, bw), f"FramePack bucket: {w}x{h} px is already a bucket, unchanged"
+    samples = image.movedim(-1, 1)
+    out = comfy.utils.common_upscale(samples, bw, bh, upscale_method, "center").movedim(1, -1).clamp(0.0, 1.0)
+    text = (f"FramePack bucket: resized and centre-cropped {w}x{h} px to the nearest bucket {bw}x{bh} px "
+            f"(width x height), as the FramePack app does")
+    log.info(text)
+    return out.contiguous(), (bh, bw), text
+
+
 # ---------------------------------------------------------------------------------- sampler
 
 class _FlowSampling(comfy.model_sampling.ModelSamplingDiscreteFlow, comfy.model_sampling.CONST):
@@ -151,7 +263,8 @@ def _check_start(start_latent):
     return start
 
 
-def _image_embeds(clip_vision_output, name):
+def _image_embeds(clip_vision_output, name, width):
+    """SigLIP ``last_hidden_state [B, N, width]`` of a CLIP_VISION_OUTPUT (``None`` passes through)."""
     if clip_vision_output is None:
         return None
     emb = getattr(clip_vision_output, "last_hidden_state", None)
@@ -159,7 +272,80 @@ def _image_embeds(clip_vision_output, name):
         raise InertiaInputError(name, type(clip_vision_output).__name__,
                                 "connect CLIP Vision Encode with the SigLIP model (sigclip_vision_patch14_384)",
                                 "has no last_hidden_state")
-    return emb
+    return check_siglip_tokens(name, emb, width)
+
+
+#: Sampler names the ``sampler_name`` combo offers: FramePack's flow-matching UniPC first, then ComfyUI's own list.
+SAMPLER_CHOICES = tuple(samplers.SAMPLER_NAMES)
+#: Bounds of the number settings checked by :func:`check_sampler_settings` (the widgets' bounds).
+MAX_STEPS = 200
+MAX_GUIDANCE = 100.0
+MAX_SHIFT = 100.0
+#: Smallest flow shift accepted (0 = automatic); below it σ(t) = s·t / (1 + (s−1)·t) loses all precision
+#: (a denormal shift divides by zero at t = 1).
+MIN_SHIFT = 0.01
+
+
+def _short(value, limit: int = 60):
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
+
+
+def check_sampler_settings(sampler_name=None, steps=None, distilled_guidance=None, cfg=None, shift=None):
+    """Check the sampler's settings; ``None`` skips one (a link, at validation time). Returns nothing.
+
+    ``sampler_name`` in :data:`SAMPLER_CHOICES`; ``steps`` a whole number in [1, 200];
+    ``distilled_guidance`` and ``cfg`` finite in [0, 100]; ``shift`` 0 (automatic) or finite in [0.01, 100].
+
+    Raises:
+        InertiaInputError: the first setting that fails, with its value and the accepted range or list.
+    """
+    if sampler_name is not None and (not isinstance(sampler_name, str) or sampler_name not in SAMPLER_CHOICES):
+        near = [n for n in SAMPLER_CHOICES if isinstance(sampler_name, str) and n.lower() == sampler_name.lower()]
+        hint = f"did you mean '{near[0]}'? " if near else ""
+        raise InertiaInputError("sampler_name", _short(sampler_name),
+                                f"{hint}pick one of ComfyUI's samplers ({', '.join(SAMPLER_CHOICES[:6])}, …); "
+                                "FramePack's own sampler goes into the sampler input", "is not a ComfyUI sampler")
+    if steps is not None:
+        fix = f"use a whole number of steps from 1 to {MAX_STEPS} (FramePack uses 25)"
+        if isinstance(steps, bool) or not isinstance(steps, (int, float)):
+            raise InertiaInputError("steps", _short(steps), fix, "is not a number")
+        v = require_range("steps", steps, 1, MAX_STEPS, fix)
+        if v != int(v):
+            raise InertiaInputError("steps", steps, fix, "is not a whole number")
+    if distilled_guidance is not None:
+        require_range("distilled_guidance", distilled_guidance, 0.0, MAX_GUIDANCE,
+                      "enter a finite guidance from 0 to 100 (FramePack uses 10)")
+    if cfg is not None:
+        require_range("cfg", cfg, 0.0, MAX_GUIDANCE, "enter a finite CFG from 0 to 100 (1 = off, FramePack's default)")
+    if shift is not None:
+        v = require_range("shift", shift, 0.0, MAX_SHIFT, "enter 0 (automatic) or a shift from 0.01 to 100")
+        if 0 < v < MIN_SHIFT:
+            raise InertiaInputError("shift", shift, f"enter 0 (automatic) or a shift from {MIN_SHIFT:g} to 100",
+                                    f"is above 0 but below {MIN_SHIFT:g}, where the sigma schedule breaks down")
+
+
+def _model_dims(model) -> tuple[int, int, int]:
+    """``(text width, pooled width, SigLIP width)`` the FramePack model expects (4096, 768, 1152 released)."""
+    dm = model.get_model_object("diffusion_model")
+    return int(dm.params.context_in_dim), int(dm.params.vec_in_dim), int(dm.image_projection.up.in_features)
+
+
+class _FiniteWatch:
+    """Per-step finiteness flags of one section, recorded from the sampler callback without a device sync;
+    read only when the section's output is not finite, to name the first bad step."""
+
+    def __init__(self):
+        self.flags = []
+
+    def record(self, step, x0, x):
+        self.flags.append((step, torch.isfinite(x0).all() & torch.isfinite(x).all()))
+
+    def first_bad_step(self):
+        for step, ok in self.flags:
+            if not bool(ok):
+                return step
+        return None
 
 
 class FramePackSectionSampler(io.ComfyNode):
@@ -184,12 +370,12 @@ class FramePackSectionSampler(io.ComfyNode):
                 io.ClipVisionOutput.Input("clip_vision_output", tooltip="SigLIP image embeddings of the start image "
                                           "(CLIPVisionLoader sigclip_vision_patch14_384 + CLIP Vision Encode)."),
                 io.Latent.Input("start_latent", tooltip="The start image, VAE-encoded (HunyuanVideo VAE), one latent "
-                                "frame; width and height multiples of 32 px (FramePack buckets)."),
+                                "frame; width and height multiples of 32 px (FramePack Image To Bucket makes them so)."),
                 io.Float.Input("total_seconds", default=5.0, min=0.1, max=120.0, step=0.1,
                                tooltip="Video length in seconds at 30 fps; rounded to whole sections of ws·4/30 s."),
                 io.Int.Input("latent_window_size", default=9, min=1, max=33,
                              tooltip="Latent frames per section (9 = 33 pixel frames, what FramePack was trained with)."),
-                io.Int.Input("steps", default=25, min=1, max=200, tooltip="Sampling steps per section."),
+                io.Int.Input("steps", default=25, min=1, max=MAX_STEPS, tooltip="Sampling steps per section."),
                 io.Float.Input("distilled_guidance", default=10.0, min=0.0, max=100.0, step=0.1,
                                tooltip="FramePack's distilled (embedded) guidance, 'gs' in the original (10)."),
                 io.Float.Input("cfg", default=1.0, min=0.0, max=100.0, step=0.1,
@@ -199,8 +385,9 @@ class FramePackSectionSampler(io.ComfyNode):
                                        "FramePack's automatic rule (≈7 at 640 px). > 0 overrides both."),
                 io.Int.Input("seed", default=31337, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
                              tooltip="Noise seed; one CPU generator for all sections, as the original."),
-                io.Combo.Input("sampler_name", options=list(comfy.samplers.SAMPLER_NAMES), default="uni_pc",
-                               tooltip="ComfyUI sampler (FramePack uses UniPC = uni_pc)."),
+                io.Combo.Input("sampler_name", options=list(SAMPLER_CHOICES), default="uni_pc_flow",
+                               tooltip="Sampler. uni_pc_flow = FramePack's own flow-matching UniPC (bh1, order 3), the original app's default; uni_pc_flow_bh2 its bh2 variant. ComfyUI's uni_pc is a different solver "
+                                       "(other videos from the same seed); every ComfyUI sampler is listed too."),
                 io.Combo.Input("mode", options=list(fs.MODES), default="inverted",
                                tooltip="inverted: anti-drifting, sections last-to-first (FramePackI2V_HY). "
                                        "f1: forward sections (FramePack_F1_I2V_HY)."),
@@ -212,7 +399,7 @@ class FramePackSectionSampler(io.ComfyNode):
                 io.ClipVisionOutput.Input("end_clip_vision_output", optional=True,
                                           tooltip="Optional SigLIP embeddings of the end image; the image tokens then "
                                                   "move linearly from start to end image across the sections."),
-                io.Sampler.Input("sampler", optional=True, tooltip="Optional SAMPLER (KSamplerSelect…); overrides sampler_name."),
+                io.Sampler.Input("sampler", optional=True, tooltip="Optional SAMPLER (UniPC (flow matching, FramePack), KSamplerSelect…); overrides sampler_name."),
                 io.Int.Input("prompt_blend_sections", default=0, min=0, max=10, optional=True,
                              tooltip="With timed prompts: number of sections before each change that blend from the "
                                      "old prompt to the new one."),
@@ -222,8 +409,18 @@ class FramePackSectionSampler(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, sampler_name=None, steps=None, distilled_guidance=None, cfg=None, shift=None):
+        """Check sampler name and number settings when the prompt is queued (so the server answers 400);
+        linked values arrive as ``None`` here and are checked at execution."""
+        try:
+            check_sampler_settings(sampler_name, steps, distilled_guidance, cfg, shift)
+        except InertiaInputError as e:
+            return str(e)
+        return True
+
+    @classmethod
     def execute(cls, model, positive, clip_vision_output, start_latent, total_seconds, latent_window_size, steps,
-                distilled_guidance, cfg, shift, seed, sampler_name="uni_pc", mode="inverted", negative=None,
+                distilled_guidance, cfg, shift, seed, sampler_name="uni_pc_flow", mode="inverted", negative=None,
                 end_latent=None, end_clip_vision_output=None, sampler=None, prompt_blend_sections=0) -> io.NodeOutput:
         video, text = sample_framepack(
             model, positive, clip_vision_output, start_latent, total_seconds, latent_window_size, steps,
@@ -234,12 +431,16 @@ class FramePackSectionSampler(io.ComfyNode):
 
 @torch.no_grad()
 def sample_framepack(model, positive, clip_vision_output, start_latent, total_seconds, latent_window_size, steps,
-                     distilled_guidance, cfg, shift, seed, sampler_name="uni_pc", mode="inverted", negative=None,
+                     distilled_guidance, cfg, shift, seed, sampler_name="uni_pc_flow", mode="inverted", negative=None,
                      end_latent=None, end_clip_vision_output=None, sampler=None, prompt_blend_sections=0):
     """The section loop. Returns ``(video [B,16,1+N·ws,H,W] float32 LATENT space, summary text)``.
 
-    Raises :class:`InertiaInputError` for: a non-FramePack model, a start/end latent off the 32-px
-    bucket grid, ``latent_window_size`` < 1, ``total_seconds`` ≤ 0, timestamps out of order.
+    Raises:
+        InertiaInputError: a non-FramePack model; a bad setting (:func:`check_sampler_settings`); a start/end
+            latent off the 32-px bucket grid; ``latent_window_size`` < 1; ``total_seconds`` ≤ 0; timestamps out
+            of order; text conditioning that is not HunyuanVideo's (e.g. Wan's: no ``pooled_output``) or image
+            tokens that are not SigLIP's (e.g. CLIP-H, 1280 wide); a section whose sampled latent is not finite
+            (the message names the section and the first non-finite step).
     """
     import latent_preview
     import node_helpers
@@ -248,7 +449,17 @@ def sample_framepack(model, positive, clip_vision_output, start_latent, total_se
         raise InertiaInputError("model", type(model.get_model_object("diffusion_model")).__name__,
                                 "load the model with Load FramePack Model", "is not a FramePack model")
     if mode not in fs.MODES:
-        raise InertiaInputError("mode", mode, f"use one of {fs.MODES}")
+        raise InertiaInputError("mode", _short(mode), f"use one of {fs.MODES}")
+    for name, value in (("sampler_name", sampler_name), ("steps", steps), ("distilled_guidance", distilled_guidance),
+                        ("cfg", cfg), ("shift", shift)):
+        if value is None:
+            raise InertiaInputError(name, None, "connect or enter a value", "is missing")
+    check_sampler_settings(sampler_name, steps, distilled_guidance, cfg, shift)
+    steps = int(steps)
+    text_dim, pooled_dim, image_dim = _model_dims(model)
+    check_hunyuan_text("positive", positive, text_dim, pooled_dim)
+    if negative is not None:
+        check_hunyuan_text("negative", negative, text_dim, pooled_dim)
     ws = fs.check_window(latent_window_size)
     n = fs.section_count(total_seconds, ws)
     start = _check_start(start_latent).float().cpu()
@@ -260,8 +471,11 @@ def sample_framepack(model, positive, clip_vision_output, start_latent, total_se
             raise InertiaInputError("end_latent", f"{end.shape[-1] * 8}x{end.shape[-2] * 8} px",
                                     f"encode the end image at the start image's size ({w * 8}x{h * 8} px)",
                                     "differs in size from start_latent")
-    start_emb = _image_embeds(clip_vision_output, "clip_vision_output")
-    end_emb = _image_embeds(end_clip_vision_output, "end_clip_vision_output")
+    if clip_vision_output is None:
+        raise InertiaInputError("clip_vision_output", None, "connect CLIP Vision Encode with the SigLIP model "
+                                "(sigclip_vision_patch14_384)", "is missing")
+    start_emb = _image_embeds(clip_vision_output, "clip_vision_output", image_dim)
+    end_emb = _image_embeds(end_clip_vision_output, "end_clip_vision_output", image_dim)
     spans, groups = prompt_groups(positive)
     prompt_w = fs.section_prompt_weights(spans, n, ws, prompt_blend_sections or 0)
     end_w = fs.end_embed_weights(n) if end_emb is not None else [0.0] * n
@@ -286,7 +500,10 @@ def sample_framepack(model, positive, clip_vision_output, start_latent, total_se
     ms.set_parameters(shift=shift_used, multiplier=1000)
     m.add_object_patch("model_sampling", ms)
     sigmas = ms.sigma(torch.linspace(1.0, 0.0, steps + 1) * 1000.0).float()
-    smp = sampler if sampler is not None else comfy.samplers.sampler_object(sampler_name)
+    if not bool(torch.isfinite(sigmas).all()):
+        raise InertiaInputError("shift", shift_used, "enter 0 (automatic) or a shift from 0.01 to 100",
+                                "gives a sigma schedule that is not finite")
+    smp = sampler if sampler is not None else samplers.sampler_by_name(sampler_name)
     guider = comfy.samplers.CFGGuider(m)
     guider.set_cfg(cfg)
 
@@ -325,7 +542,10 @@ def sample_framepack(model, positive, clip_vision_output, start_latent, total_se
         noise = torch.randn((b, 16, ws, h, w), generator=generator, dtype=torch.float32)
         offset = plan.step * steps
 
-        def callback(step, x0, x, total_steps, offset=offset):
+        watch = _FiniteWatch()
+
+        def callback(step, x0, x, total_steps, offset=offset, watch=watch):
+            watch.record(step, x0, x)
             progress(offset + step, x0, x, n * steps)
 
         # Section facts for model patches (FramePackHistoryControls): in transformer_options, so every
@@ -339,7 +559,10 @@ def sample_framepack(model, positive, clip_vision_output, start_latent, total_se
                  plan.out_start, plan.out_stop - 1, plan.padding)
         out = guider.sample(noise, torch.zeros_like(noise), smp, sigmas, callback=callback, disable_pbar=disable_pbar,
                             seed=int(seed))
-        video[:, :, plan.out_start:plan.out_stop] = out.float().cpu()
+        out = out.float().cpu()
+        if not bool(torch.isfinite(out).all()):
+            _raise_non_finite(plan, n, steps, watch, mode, distilled_guidance, cfg, shift_used)
+        video[:, :, plan.out_start:plan.out_stop] = out
 
     px = 4 * (total - 1) + 1
     text = (f"FramePack {mode}: {n} section(s) x {ws} latent frames = {total} latent / {px} pixel frames "
@@ -348,4 +571,18 @@ def sample_framepack(model, positive, clip_vision_output, start_latent, total_se
     log.info(text)
     return video, text
 
-NODES = [FramePackSectionSampler, FramePackTimestampedTextEncode, FramePackConditioningAt]
+def _raise_non_finite(plan, n, steps, watch, mode, distilled_guidance, cfg, shift):
+    """Fail loudly on a NaN/inf section (its settings were finite, so the model or a patch made it)."""
+    bad = watch.first_bad_step()
+    step = (f"step {bad + 1} of {steps}" if bad is not None
+            else "a step the sampler did not report (it calls no callback)")
+    where = (f"section {plan.step + 1} of {n} in generation order ({mode}; video latent frames "
+             f"{plan.out_start}-{plan.out_stop - 1}), {step}")
+    raise InertiaInputError(
+        "model", where,
+        "check the model and its patches: weight_dtype (try default instead of fp8), LoRA strengths, attention "
+        f"patches; the settings were finite (distilled_guidance {distilled_guidance:g}, cfg {cfg:g}, shift {shift:.3g})",
+        "produced a latent with NaN or inf values")
+
+
+NODES = [FramePackSectionSampler, FramePackTimestampedTextEncode, FramePackConditioningAt, FramePackImageToBucket]

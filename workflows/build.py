@@ -238,7 +238,7 @@ def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.
         last = key
     sampler = {"model": L(last), "positive": L("prompt"), "clip_vision_output": L("start_vision"),
                "start_latent": L("start_latent"), "total_seconds": seconds, "latent_window_size": 9, "steps": 25,
-               "distilled_guidance": 10.0, "cfg": 1.0, "shift": 0.0, "seed": 31337, "sampler_name": "uni_pc",
+               "distilled_guidance": 10.0, "cfg": 1.0, "shift": 0.0, "seed": 31337, "sampler_name": "uni_pc_flow",
                "mode": mode}
     if end_frame:
         sampler.update(end_latent=L("end_latent"), end_clip_vision_output=L("end_vision"))

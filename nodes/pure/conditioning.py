@@ -4,7 +4,8 @@ A CONDITIONING is a list of ``[tokens, dict]`` entries: ``tokens [B, L, C]`` (Hu
 ``C = 4096``) and a dict with optional ``pooled_output [B, 768]`` and ``attention_mask [B, L]`` (the
 layout core ComfyUI's ``CLIP.encode_from_tokens_scheduled`` returns). Used by the FramePack section
 sampler (``nodes/framepack_sampler.py``) for timed prompts and the default negative of
-lllyasviel/FramePack (zeros when cfg = 1).
+lllyasviel/FramePack (zeros when cfg = 1), and to refuse conditioning from the wrong encoder family
+(FramePack is HunyuanVideo: LLaVA-LLaMA-3 tokens + CLIP-L pooled text, SigLIP so400m image tokens).
 
 No ComfyUI imports: torch only.
 """
@@ -54,3 +55,70 @@ def zero_conditioning(cond: list) -> list:
         out.append([torch.zeros_like(t), extra])
     return out
 
+
+
+#: Which text encoders FramePack needs, for messages.
+HUNYUAN_TEXT_FIX = ("encode the prompt with the HunyuanVideo text encoders: DualCLIPLoader type hunyuan_video "
+                    "(clip_l.safetensors + llava_llama3_fp16.safetensors) into CLIP Text Encode")
+#: Which image encoder FramePack needs, for messages.
+SIGLIP_FIX = ("encode the image with SigLIP: Load CLIP Vision sigclip_vision_patch14_384.safetensors into "
+              "CLIP Vision Encode")
+#: Token widths of other image encoders users connect by mistake (name shown in the message).
+OTHER_VISION_WIDTHS = {1280: "CLIP-H (e.g. clip_vision_h, the Wan / SD image encoder)", 1024: "CLIP-L",
+                       768: "CLIP-B / CLIP-L projection"}
+
+
+def check_hunyuan_text(name: str, cond, context_dim: int = 4096, pooled_dim: int = 768) -> None:
+    """Refuse a CONDITIONING that is not HunyuanVideo text (what FramePack was trained on).
+
+    Every entry must be ``[tokens [B, L, context_dim], {"pooled_output": [B, pooled_dim], …}]``:
+    LLaVA-LLaMA-3 hidden states plus the CLIP-L pooled vector (core ``comfy/text_encoders/hunyuan_video.py``).
+    Wan's umt5-xxl text has the same token width but no ``pooled_output``.
+
+    Raises:
+        InertiaInputError (input ``name``): not a list of entries, empty, tokens of another shape,
+            or no / a differently sized ``pooled_output``; the fix names the HunyuanVideo encoders.
+    """
+    if not isinstance(cond, (list, tuple)) or not cond:
+        raise InertiaInputError(name, type(cond).__name__ if not isinstance(cond, (list, tuple)) else "[]",
+                                HUNYUAN_TEXT_FIX, "is not a CONDITIONING with at least one prompt")
+    for k, entry in enumerate(cond):
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 2 and torch.is_tensor(entry[0])
+                and isinstance(entry[1], dict)):
+            raise InertiaInputError(name, f"entry {k}: {type(entry).__name__}", HUNYUAN_TEXT_FIX,
+                                    "is not a CONDITIONING entry [tokens, options]")
+        tokens, extra = entry
+        if tokens.ndim != 3 or tokens.shape[-1] != context_dim:
+            raise InertiaInputError(name, f"tokens of shape {tuple(tokens.shape)}", HUNYUAN_TEXT_FIX,
+                                    f"is not HunyuanVideo text (tokens [B, L, {context_dim}])")
+        pooled = extra.get("pooled_output")
+        if pooled is None:
+            raise InertiaInputError(name, f"tokens {tuple(tokens.shape)}, no pooled_output", HUNYUAN_TEXT_FIX,
+                                    "comes from another text encoder (e.g. Wan's umt5-xxl): it has no CLIP-L "
+                                    "pooled_output, which FramePack needs")
+        if not torch.is_tensor(pooled) or pooled.shape[-1] != pooled_dim:
+            shape = tuple(pooled.shape) if torch.is_tensor(pooled) else type(pooled).__name__
+            raise InertiaInputError(name, f"pooled_output {shape}", HUNYUAN_TEXT_FIX,
+                                    f"is not HunyuanVideo text (CLIP-L pooled_output [B, {pooled_dim}])")
+
+
+def check_siglip_tokens(name: str, tokens, width: int = 1152):
+    """Check SigLIP image tokens ``[B, N, width]`` (``last_hidden_state`` of sigclip_vision_patch14_384,
+    ``width`` 1152) and return them; CLIP-H (1280) and other encoders are refused by name.
+
+    Raises:
+        InertiaInputError (input ``name``): not a ``[B, N, C]`` tensor, ``C ≠ width``, or not finite.
+    """
+    if not torch.is_tensor(tokens) or tokens.ndim != 3:
+        what = f"shape {tuple(tokens.shape)}" if torch.is_tensor(tokens) else type(tokens).__name__
+        raise InertiaInputError(name, what, SIGLIP_FIX, "is not a sequence of image tokens [B, N, C]")
+    c = int(tokens.shape[-1])
+    if c != width:
+        other = OTHER_VISION_WIDTHS.get(c)
+        problem = (f"has image tokens {c} wide from {other}, but FramePack needs SigLIP's {width}" if other
+                   else f"has image tokens {c} wide, but FramePack needs SigLIP's {width}")
+        raise InertiaInputError(name, f"last_hidden_state {tuple(tokens.shape)}", SIGLIP_FIX, problem)
+    if not bool(torch.isfinite(tokens).all()):
+        raise InertiaInputError(name, f"last_hidden_state {tuple(tokens.shape)}", SIGLIP_FIX + " (check the image)",
+                                "contains NaN or inf")
+    return tokens

@@ -1,8 +1,10 @@
-"""FramePack section arithmetic: sections, padding order, context packing, prompt timing.
+"""FramePack section arithmetic: sections, padding order, context packing, resolution buckets, prompt timing.
 
 Source: lllyasviel/FramePack ``demo_gradio.py`` (inverted anti-drifting sampling) and
 ``demo_gradio_f1.py`` (FramePack-F1, forward), ``diffusers_helper/models/hunyuan_video_packed.py``
-(RoPE of packed latents); paper arXiv 2504.12626. Research notes: ``anchors.md`` §5.
+(RoPE of packed latents), ``diffusers_helper/bucket_tools.py`` (resolution buckets); paper
+Zhang & Agrawala, "Packing Input Frame Context in Next-Frame Prediction Models for Video Generation",
+arXiv 2504.12626. Timed-prompt parsing: ``timed_prompts.py``.
 
 Facts implemented (all lengths in **latent** frames unless a name says ``px``/``seconds``):
 
@@ -25,6 +27,11 @@ Facts implemented (all lengths in **latent** frames unless a name says ``px``/``
   (2,2,2)/(4,4,4) block of positions they cover (replicate-padded at the edges, exactly
   ``pad_for_3d_conv`` + ``avg_pool3d`` of the original). :func:`rope_subpositions` lists those
   positions per token; averaging rotations over them equals averaging the cos/sin grids.
+* **Resolution buckets.** The original app resizes the input image, before VAE and SigLIP encoding,
+  to one of 14 buckets of about 640² px (:data:`BUCKETS_640`, height × width, all multiples of
+  32 px): the bucket whose aspect ratio is nearest, compared cross-multiplied,
+  ``|H·w_b − W·h_b|`` minimal, a tie going to the later bucket of the list (so a square image gets
+  640 high × 608 wide); the image is scaled to cover the bucket and centre-cropped.
 * **Shift.** Sigmas ``σ(t) = s·t / (1 + (s−1)·t)``, ``t = linspace(1, 0, steps+1)``; with no
   shift given the original picks ``s = exp(μ)``, μ linear in the token count, capped at ln 7.
 
@@ -34,13 +41,15 @@ No ComfyUI imports: torch only.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from .errors import InertiaInputError, require_finite
+
+# the timed-prompt parser lives in timed_prompts.py; its names stay importable from here
+from .timed_prompts import PromptSpan, active_span, check_span_order, parse_timestamped_prompts  # noqa: F401
 
 #: Frames per second of FramePack's videos.
 FPS = 30
@@ -50,6 +59,10 @@ TIME_STRIDE = 4
 SPACE_STRIDE = 8
 #: FramePack's resolution buckets (``bucket_tools.py``) are all multiples of 32 px = 4 latent cells.
 BUCKET_PX = 32
+#: FramePack's resolution buckets for its 640 resolution, ``(height, width)`` in pixels, in the
+#: original's order (lllyasviel/FramePack ``diffusers_helper/bucket_tools.py``, Apache-2.0).
+BUCKETS_640 = ((416, 960), (448, 864), (480, 832), (512, 768), (544, 704), (576, 672), (608, 640),
+               (640, 608), (672, 576), (704, 544), (768, 512), (832, 480), (864, 448), (960, 416))
 #: History split of the packed context: newest frame 1×, next 2 at 2×, next 16 at 4×.
 CONTEXT_SPLIT = (1, 2, 16)
 #: Source code for a zero latent (history padding beyond the video).
@@ -230,12 +243,29 @@ def check_latent_size(name: str, latent: torch.Tensor) -> tuple[int, int]:
     h, w = int(latent.shape[-2]), int(latent.shape[-1])
     cell = BUCKET_PX // SPACE_STRIDE
     if h % cell or w % cell:
+        bh, bw = nearest_bucket(h * SPACE_STRIDE, w * SPACE_STRIDE)
         raise InertiaInputError(
             name, f"{w * SPACE_STRIDE}x{h * SPACE_STRIDE} px ({w}x{h} latent)",
-            f"resize the image to a FramePack bucket (width and height multiples of {BUCKET_PX} px, "
-            "e.g. 640x608 or 608x640 for the 640 bucket) before VAE encoding",
+            "put the image through FramePack Image To Bucket before VAE Encode and CLIP Vision Encode, as the "
+            f"original app does (the nearest FramePack bucket is {bw}x{bh} px, width x height)",
             f"is not a multiple of FramePack's {BUCKET_PX}-px bucket grid")
     return h, w
+
+
+def nearest_bucket(height: int, width: int, buckets=BUCKETS_640) -> tuple[int, int]:
+    """The FramePack bucket ``(height, width)`` px for an image of ``height × width`` px.
+
+    Nearest aspect ratio, compared without division: minimal ``|height·w_b − width·h_b|``; among
+    equal distances the bucket listed last wins (the original's rule). Sizes are pixel sizes.
+
+    Raises:
+        InertiaInputError (input ``image``): a size below 1 px.
+    """
+    h, w = int(height), int(width)
+    if h < 1 or w < 1:
+        raise InertiaInputError("image", f"{w}x{h} px", "give an image of at least 1x1 pixel", "is empty")
+    best = min(range(len(buckets)), key=lambda k: (abs(h * buckets[k][1] - w * buckets[k][0]), -k))
+    return tuple(buckets[best])
 
 
 # ------------------------------------------------------------------------------------------ sigmas
@@ -297,95 +327,6 @@ def rope_subpositions(t_indices: torch.Tensor, height: int, width: int, kernel: 
 
 
 # ------------------------------------------------------------------------------------------ prompts
-
-@dataclass(frozen=True)
-class PromptSpan:
-    """A prompt active from ``start`` seconds (until ``end`` or the next prompt)."""
-
-    start: float
-    end: float | None
-    text: str
-
-
-_STAMP = re.compile(r"\[\s*([^\]:]*?)\s*:\s*([^\]]*?)\s*\]", re.S)
-_TIME = re.compile(r"^(\d+(?:\.\d+)?)\s*s?$")
-
-
-def _seconds(raw: str, stamp: str) -> float:
-    m = _TIME.match(raw.strip())
-    if not m:
-        raise InertiaInputError("text", stamp, "write times as [2s: prompt] or [1.5s-3s: prompt]",
-                                f"has a time '{raw}' that is not a number of seconds")
-    return float(m.group(1))
-
-
-def parse_timestamped_prompts(text: str) -> list[PromptSpan]:
-    """Parse ``"[0s: a cat sits] [2s: the cat jumps] [4s-5s: it lands]"`` into spans.
-
-    Text outside brackets before the first stamp starts at 0 s; plain text with no stamp is one
-    prompt for the whole video. Raises :class:`InertiaInputError` for unparsable times,
-    timestamps out of order (starts must strictly increase), ``end ≤ start``, or text after
-    the last stamp.
-    """
-    text = text.strip()
-    matches = list(_STAMP.finditer(text))
-    if not matches:
-        if not text:
-            raise InertiaInputError("text", text, "enter a prompt", "is empty")
-        return [PromptSpan(0.0, None, text)]
-    spans = []
-    lead = text[:matches[0].start()].strip()
-    if lead:
-        spans.append(PromptSpan(0.0, None, lead))
-    for i, m in enumerate(matches):
-        between = text[matches[i - 1].end():m.start()].strip() if i else ""
-        if between:
-            raise InertiaInputError("text", between[:40], "put every prompt after the first inside a [Xs: …] stamp",
-                                    "is text between two timestamps")
-        when, prompt = m.group(1), m.group(2).strip()
-        if "-" in when:
-            a, b = when.split("-", 1)
-            start, end = _seconds(a, m.group(0)), _seconds(b, m.group(0))
-        else:
-            start, end = _seconds(when, m.group(0)), None
-        spans.append(PromptSpan(start, end, prompt))
-    tail = text[matches[-1].end():].strip()
-    if tail:
-        raise InertiaInputError("text", tail[:40], "put the text inside a [Xs: …] stamp", "follows the last timestamp")
-    check_span_order(spans, "text")
-    return spans
-
-
-def check_span_order(spans, name: str = "text") -> None:
-    """Raise unless starts strictly increase and every explicit end lies after its start."""
-    for a, b in zip(spans, spans[1:]):
-        if b.start <= a.start:
-            raise InertiaInputError(name, f"{a.start:g}s then {b.start:g}s",
-                                    "list the prompts in time order, each starting later than the one before",
-                                    "has timestamps out of order")
-    for s in spans:
-        if s.start < 0:
-            raise InertiaInputError(name, f"{s.start:g}s", "use times ≥ 0 s", "has a negative time")
-        if s.end is not None and s.end <= s.start:
-            raise InertiaInputError(name, f"{s.start:g}s-{s.end:g}s", "make each end time later than its start",
-                                    "has a range that ends before it starts")
-
-
-def active_span(spans, t: float, eps: float = 1e-6) -> int:
-    """Index of the prompt active at ``t`` seconds.
-
-    The last span with ``start ≤ t`` that is still open at ``t`` (no end, or end after ``t``):
-    a ``[Xs-Ys: …]`` range is an insert, after it the prompt before it resumes. If every started
-    span has ended, the last one continues; before the first start, the first prompt.
-    """
-    started = [i for i, s in enumerate(spans) if s.start <= t + eps]
-    if not started:
-        return 0
-    for i in reversed(started):
-        if spans[i].end is None or t < spans[i].end - eps:
-            return i
-    return started[-1]
-
 
 def section_prompt_weights(spans, n_sections: int, latent_window_size: int,
                            blend_sections: int = 0) -> list[tuple[tuple[int, float], ...]]:

@@ -94,3 +94,55 @@ def test_memory_estimate_counts_the_packed_context(fp, load_fp):
     pack = {"clean_latents": torch.zeros(1, 16, 2, 8, 8), "clean_latents_4x": torch.zeros(1, 16, 16, 8, 8)}
     assert model.extra_conds_shapes(framepack=pack) == {"clean_latents": [1, 16, 2, 8, 8],
                                                          "clean_latents_4x": [1, 16, 16, 8, 8]}
+
+
+@pytest.mark.parametrize("name,problem", [
+    (0, "is not a file name"), ("", "is not a file name"), ("../../../../etc/passwd", "is not a file in models/diffusion_models"),
+    ("/etc/passwd", "is not a file in models/diffusion_models"), ("no_such_framepack.safetensors", "is not a file in"),
+])
+def test_loader_refuses_unknown_names_at_validation_and_execution(fp, fp_dir, name, problem):
+    msg = fp.FramePackModelLoader.validate_inputs(model_name=name)
+    shown = name if isinstance(name, str) else repr(name)  # the value as text, quoted
+    assert isinstance(msg, str) and f"input 'model_name' = {shown!r} {problem}" in msg and "models/diffusion_models" in msg
+    with pytest.raises(InertiaInputError, match=f"'model_name'.*{problem}"):
+        fp.FramePackModelLoader.execute(model_name=name)
+
+
+def test_loader_validation_through_core_answers_like_a_stock_loader(comfy, fp, fp_dir):
+    """ComfyUI's own prompt validation calls validate_inputs: a bad name is a node error before anything runs,
+    a listed FramePack file passes; a linked name (None at validation) is left to execution, where None fails."""
+    import asyncio
+
+    import execution
+
+    from comfyui_inertia.nodes.standins import framepack as framepack_standin
+
+    def errors(name):
+        prompt = {"1": {"class_type": "FramePackModelLoader", "inputs": {"model_name": name, "weight_dtype": "default"}}}
+        ok, errs, _ = asyncio.run(execution.validate_inputs("t", prompt, "1", {}))
+        return ok, errs
+
+    ok, errs = errors("../../../../etc/passwd")
+    assert not ok and errs[0]["type"] == "custom_validation_failed" and errs[0]["extra_info"]["input_name"] == "model_name"
+    assert "'model_name' = '../../../../etc/passwd' is not a file in models/diffusion_models" in errs[0]["details"]
+    assert errors(framepack_standin.FRAMEPACK_STANDINS["framepack_i2v"]) == (True, [])
+    assert fp.FramePackModelLoader.validate_inputs(model_name=None) is True
+    with pytest.raises(InertiaInputError, match="'model_name' = 'None' is not a file name"):
+        fp.FramePackModelLoader.execute(model_name=None)
+    with pytest.raises(InertiaInputError, match="'weight_dtype' = 'fp4'"):
+        fp.FramePackModelLoader.execute(model_name=framepack_standin.FRAMEPACK_STANDINS["framepack_i2v"],
+                                        weight_dtype="fp4")
+
+
+def test_loader_path_never_leaves_the_model_folders(fp, fp_dir, monkeypatch):
+    """Defence in depth: even a listed name that core resolves outside every diffusion_models root is refused."""
+    import folder_paths
+
+    from comfyui_inertia.nodes.standins import framepack as framepack_standin
+
+    name = framepack_standin.FRAMEPACK_STANDINS["framepack_i2v"]
+    inside = fp.model_path(name)
+    assert inside == str(fp_dir / name)
+    monkeypatch.setattr(folder_paths, "get_full_path", lambda folder, filename: "/etc/passwd")
+    with pytest.raises(InertiaInputError, match="does not resolve to a file inside the model folders"):
+        fp.model_path(name)

@@ -254,3 +254,190 @@ def test_shift_zero_keeps_an_upstream_model_sampling(fps, load_fp):
     assert "shift 3 (upstream or auto)" in text
     auto = run(fps, load_fp()).ui.as_dict()["text"][0]
     assert f"shift {fs.auto_shift(WS, 8, 8):.3g} (upstream or auto)" in auto
+
+
+# ---------------------------------------------------------------------------------- hardening
+
+def clip_h_vision():
+    """What CLIP Vision Encode gives with clip_vision_h (Wan / SD): 257 tokens, 1280 wide; image_embeds 1024."""
+    import comfy.clip_vision
+
+    out = comfy.clip_vision.Output()
+    out["last_hidden_state"] = torch.randn(1, 257, 1280)
+    out["image_embeds"] = torch.randn(1, 1024)
+    return out
+
+
+def wan_text():
+    """Wan's umt5-xxl text conditioning: tokens [1, L, 4096] and no pooled_output."""
+    return [[torch.randn(1, 16, 4096, generator=torch.Generator().manual_seed(3)) * 0.1, {}]]
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(sampler_name="EULER"), r"'sampler_name' = 'EULER' is not a ComfyUI sampler. Fix: did you mean 'euler'\?"),
+    (dict(sampler_name="no_such"), r"'sampler_name' = 'no_such' is not a ComfyUI sampler"),
+    (dict(steps=0), r"'steps' = 0 is outside \[1, 200\]"),
+    (dict(steps=10**9), r"'steps' = 1000000000 is outside \[1, 200\]"),
+    (dict(steps=2.5), r"'steps' = 2.5 is not a whole number"),
+    (dict(distilled_guidance=float("nan")), r"'distilled_guidance' = nan is not a finite number"),
+    (dict(cfg=float("nan")), r"'cfg' = nan is not a finite number"),
+    (dict(cfg=float("inf")), r"'cfg' = inf is not a finite number"),
+    (dict(shift=5e-324), r"'shift' = 5e-324 is above 0 but below 0.01.*Fix: enter 0 \(automatic\)"),
+    (dict(shift=float("nan")), r"'shift' = nan is not a finite number"),
+    (dict(shift=-1.0), r"'shift' = -1.0 is outside \[0, 100\]"),
+])
+def test_bad_settings_refused_at_validation_and_execution(fps, load_fp, change, match):
+    import re
+
+    names = ("sampler_name", "steps", "distilled_guidance", "cfg", "shift")
+    msg = fps.FramePackSectionSampler.validate_inputs(**{k: v for k, v in change.items() if k in names})
+    assert isinstance(msg, str) and re.search(match, msg), msg
+    with pytest.raises(InertiaInputError, match=match):
+        run(fps, load_fp(), **change)
+
+
+def test_good_settings_pass_validation_and_links_are_left_to_execution(fps):
+    ok = fps.FramePackSectionSampler.validate_inputs
+    assert ok(sampler_name="uni_pc", steps=25, distilled_guidance=10.0, cfg=1.0, shift=0.0) is True
+    assert ok(sampler_name=None, steps=None, distilled_guidance=None, cfg=None, shift=None) is True  # linked
+    assert ok(shift=0.01) is True and ok(shift=100.0) is True
+
+
+def test_wan_text_and_clip_h_vision_are_refused_naming_the_encoder(fps, load_fp):
+    with pytest.raises(InertiaInputError, match=r"'positive' = 'tokens \(1, 16, 4096\), no pooled_output' comes from "
+                                                r"another text encoder.*DualCLIPLoader type hunyuan_video"):
+        run(fps, load_fp(), positive=wan_text())
+    with pytest.raises(InertiaInputError, match=r"'negative'.*DualCLIPLoader type hunyuan_video"):
+        run(fps, load_fp(), negative=wan_text(), cfg=2.0)
+    with pytest.raises(InertiaInputError, match=r"'clip_vision_output' = 'last_hidden_state \(1, 257, 1280\)' has image "
+                                                r"tokens 1280 wide from CLIP-H.*needs SigLIP's 1152.*"
+                                                r"sigclip_vision_patch14_384"):
+        run(fps, load_fp(), clip_vision_output=clip_h_vision())
+    with pytest.raises(InertiaInputError, match=r"'end_clip_vision_output'.*CLIP-H"):
+        run(fps, load_fp(), end_latent=lat(11), end_clip_vision_output=clip_h_vision())
+
+
+def test_a_non_finite_section_fails_naming_section_and_step(fps, load_fp):
+    """The model (through a DIFFUSION_MODEL wrapper on a clone) returns NaN from its 4th call on: generation
+    section 2 of 3, its step 2 of 2. The sampler must stop there with a message, not return NaN."""
+    import comfy.patcher_extension as pe
+
+    calls = []
+
+    def nan_from_fourth_call(executor, *args, **kwargs):
+        out = executor(*args, **kwargs)
+        calls.append(1)
+        return out * float("nan") if len(calls) >= 4 else out
+
+    m = load_fp().clone()
+    m.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "test_nan", nan_from_fourth_call)
+    with pytest.raises(InertiaInputError, match=r"'model' = 'section 2 of 3 in generation order \(inverted; video latent "
+                                                r"frames 3-4\), step 2 of 2' produced a latent with NaN or inf values"):
+        run(fps, m)
+    assert len(calls) == 4  # it stopped after the bad section
+
+
+def test_boolean_text_mask_drops_padded_tokens(fps, load_fp):
+    """A boolean attention_mask (True = real token) must remove the padded tokens like the integer mask does:
+    the video equals the one from the unpadded prompt. Core casts non-integer conds to the model dtype, so
+    without care the mask arrives as 1.0/0.0 and reads as an additive mask that keeps every token."""
+    base = standins.hunyuan_text_conditioning(1, length=8)
+    tokens, extra = base[0]
+    padded = torch.cat([tokens[:, :5], torch.full((1, 3, 4096), 3.0)], dim=1)  # loud padding
+    keep = torch.tensor([[True] * 5 + [False] * 3])
+    model = load_fp()
+    short = run(fps, model, positive=[[tokens[:, :5], dict(extra)]]).args[0]["samples"]
+    as_bool = run(fps, model, positive=[[padded, {**extra, "attention_mask": keep}]]).args[0]["samples"]
+    as_long = run(fps, model, positive=[[padded, {**extra, "attention_mask": keep.long()}]]).args[0]["samples"]
+    unmasked = run(fps, model, positive=[[padded, dict(extra)]]).args[0]["samples"]
+    assert not torch.allclose(unmasked, short, atol=1e-3)  # the padding matters when it is not masked
+    torch.testing.assert_close(as_long, short, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(as_bool, short, rtol=1e-5, atol=1e-6)
+
+
+def test_conditioning_at_refuses_non_finite_seconds(fps):
+    c = standins.hunyuan_text_conditioning(1, length=4)
+    at = fps.FramePackConditioningAt
+    for kw, match in ((dict(start_seconds=float("nan")), r"'start_seconds' = nan is not a finite number"),
+                      (dict(start_seconds=float("inf")), r"'start_seconds' = inf is not a finite number"),
+                      (dict(start_seconds=1.0, end_seconds=float("nan")), r"'end_seconds' = nan is not a finite"),
+                      (dict(start_seconds=-2.0), r"'start_seconds' = -2.0 is outside \[0, 1200\]"),
+                      (dict(start_seconds=2.0, end_seconds=1.0), r"'end_seconds'.*ends before it starts")):
+        with pytest.raises(InertiaInputError, match=match):
+            at.execute(conditioning=c, **kw)
+        msg = at.validate_inputs(**kw)
+        assert isinstance(msg, str) and "ComfyUI-Inertia: input '" in msg
+    assert at.validate_inputs(start_seconds=1.5, end_seconds=0.0) is True
+    assert at.execute(conditioning=c, start_seconds=1.5).args[0][0][1][keys.FRAMEPACK_START_S] == 1.5
+
+
+def test_timestamped_prompt_validation_is_fast_and_names_the_input(fps):
+    import time
+
+    node = fps.FramePackTimestampedTextEncode
+    assert node.validate_inputs(text="[0s: a cat] [2s: it jumps]") is True and node.validate_inputs(text=None) is True
+    for text in ("[" * 10**6, "[:" * 500000):
+        t0 = time.perf_counter()
+        msg = node.validate_inputs(text=text)
+        assert time.perf_counter() - t0 < 0.05
+        assert "input 'text' = '1000000 characters' is too long" in msg
+    assert "out of order" in node.validate_inputs(text="[3s: b] [1s: a]")
+
+
+def test_image_to_bucket_resizes_and_centre_crops_like_the_original(fps):
+    import torch.nn.functional as F
+
+    img = torch.rand(2, 600, 1000, 3, generator=torch.Generator().manual_seed(0))
+    out = fps.FramePackImageToBucket.execute(image=img, upscale_method="bilinear")
+    image, width, height = out.args
+    assert (width, height) == (832, 480) and image.shape == (2, 480, 832, 3)
+    assert "resized and centre-cropped 1000x600 px to the nearest bucket 832x480 px" in out.ui.as_dict()["text"][0]
+    # independent: crop rows to the bucket's aspect (600·(1000/600)/(832/480) = 576.9 → 12 rows off each side), resize
+    want = F.interpolate(img[:, 12:588].movedim(-1, 1), size=(480, 832), mode="bilinear").movedim(1, -1)
+    torch.testing.assert_close(image, want.clamp(0, 1), rtol=0, atol=1e-6)
+    sq = fps.FramePackImageToBucket.execute(image=torch.rand(1, 512, 512, 3)).args  # lanczos, as the original
+    assert sq[0].shape == (1, 640, 608, 3) and (sq[1], sq[2]) == (608, 640)  # a tie goes to the later bucket
+    assert float(sq[0].min()) >= 0.0 and float(sq[0].max()) <= 1.0
+    same = torch.rand(1, 480, 832, 3)
+    res = fps.FramePackImageToBucket.execute(image=same)
+    assert res.args[0] is same and "already a bucket" in res.ui.as_dict()["text"][0]
+    with pytest.raises(InertiaInputError, match="'upscale_method' = 'cubic'"):
+        fps.FramePackImageToBucket.execute(image=same, upscale_method="cubic")
+    with pytest.raises(InertiaInputError, match=r"'image' = '\(480, 832\)' is not an image batch"):
+        fps.FramePackImageToBucket.execute(image=torch.rand(480, 832))
+
+
+def test_off_grid_start_latent_points_to_the_bucket_node(fps, load_fp):
+    with pytest.raises(InertiaInputError, match=r"'start_latent' = '64x48 px \(8x6 latent\)' is not a multiple of "
+                                                r"FramePack's 32-px bucket grid.*FramePack Image To Bucket.*nearest "
+                                                r"FramePack bucket is 704x544 px"):
+        run(fps, load_fp(), start_latent={"samples": torch.zeros(1, 16, 1, 6, 8)})
+
+
+def test_core_prompt_validation_reports_a_bad_sampler_name(comfy, fp_dir):
+    """Through ComfyUI's own validate_inputs (what /prompt runs): 'EULER' is a node error naming sampler_name,
+    with the links (model, conditioning, ...) left alone; a good name gives no error of the sampler's own."""
+    import asyncio
+
+    import execution
+
+    from comfyui_inertia.nodes.standins import framepack as framepack_standin
+
+    def sampler_errors(name, steps=25):
+        prompt = {
+            "1": {"class_type": "FramePackModelLoader",
+                  "inputs": {"model_name": framepack_standin.FRAMEPACK_STANDINS["framepack_i2v"], "weight_dtype": "default"}},
+            "2": {"class_type": "EmptyHunyuanLatentVideo", "inputs": {"width": 64, "height": 64, "length": 1, "batch_size": 1}},
+            "3": {"class_type": "FramePackSectionSampler", "inputs": {
+                "model": ["1", 0], "positive": ["9", 0], "clip_vision_output": ["9", 0], "start_latent": ["2", 0],
+                "total_seconds": 1.0, "latent_window_size": 9, "steps": steps, "distilled_guidance": 10.0, "cfg": 1.0,
+                "shift": 0.0, "seed": 1, "sampler_name": name, "mode": "inverted"}},
+            "9": {"class_type": "EmptyHunyuanLatentVideo", "inputs": {"width": 64, "height": 64, "length": 1, "batch_size": 1}},
+        }
+        _ok, errs, _ = asyncio.run(execution.validate_inputs("t", prompt, "3", {}))
+        return [e for e in errs if e["type"] == "custom_validation_failed"]
+
+    bad = sampler_errors("EULER")
+    assert bad and all("'sampler_name' = 'EULER' is not a ComfyUI sampler" in e["details"] for e in bad)
+    assert sampler_errors("euler") == []
+    assert any("'steps' = 0 is outside [1, 200]" in e["details"] for e in sampler_errors("euler", steps=0))

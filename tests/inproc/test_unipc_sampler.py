@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from comfyui_inertia.nodes import framepack_standin, standins
+from comfyui_inertia.nodes import standins
+from comfyui_inertia.nodes.standins import framepack as framepack_standin
 
 _spec = importlib.util.spec_from_file_location(
     "unipc_reference", Path(__file__).resolve().parents[1] / "unit" / "unipc_reference.py")

@@ -35,11 +35,11 @@ def test_api_workflow_validates_against_real_node_definitions(comfy, path):
     ok, err, _outputs, node_errors = asyncio.run(execution.validate_prompt("t", graph, None))
     # model files and the example image are absent from this ComfyUI: only those errors are acceptable
     assert ok or err["type"] == "prompt_outputs_failed_validation", err
-    model_inputs = {"unet_name", "vae_name", "clip_name", "clip_name1", "clip_name2"}
+    model_inputs = {"unet_name", "vae_name", "clip_name", "clip_name1", "clip_name2", "model_name"}
     for nid, info in node_errors.items():
         for e in info["errors"]:
             name = e["extra_info"]["input_name"]
-            missing_model = e["type"] == "value_not_in_list" and name in model_inputs
+            missing_model = e["type"] in ("value_not_in_list", "custom_validation_failed") and name in model_inputs
             missing_image = graph[nid]["class_type"] == "LoadImage" and name == "image" and "Invalid image file" in e["details"]
             assert missing_model or missing_image, (nid, e)
 

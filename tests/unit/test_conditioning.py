@@ -39,3 +39,35 @@ def test_zero_conditioning_zeros_tokens_and_pooled_and_drops_other_keys():
     assert list(out[0][1]) == ["pooled_output"] and out[0][1]["pooled_output"].tolist() == [[0.0, 0.0]]
     assert out[1][1] == {}
     assert float(cond[0][0].sum()) == 12.0  # input untouched
+
+
+def test_wan_text_is_refused_with_the_hunyuan_encoders_named():
+    from comfyui_inertia.nodes.pure.conditioning import check_hunyuan_text
+
+    hunyuan = [[torch.zeros(1, 7, 4096), {"pooled_output": torch.zeros(1, 768)}]]
+    check_hunyuan_text("positive", hunyuan)
+    with pytest.raises(InertiaInputError, match=r"'positive' = 'tokens \(1, 512, 4096\), no pooled_output' comes from "
+                                                r"another text encoder \(e.g. Wan's umt5-xxl\).*DualCLIPLoader type "
+                                                r"hunyuan_video"):
+        check_hunyuan_text("positive", [[torch.zeros(1, 512, 4096), {}]])
+    with pytest.raises(InertiaInputError, match=r"'negative' = 'tokens of shape \(1, 77, 768\)' is not HunyuanVideo text"):
+        check_hunyuan_text("negative", [[torch.zeros(1, 77, 768), {"pooled_output": torch.zeros(1, 768)}]])
+    with pytest.raises(InertiaInputError, match=r"'positive' = 'pooled_output \(1, 1280\)'"):
+        check_hunyuan_text("positive", [[torch.zeros(1, 7, 4096), {"pooled_output": torch.zeros(1, 1280)}]])
+    with pytest.raises(InertiaInputError, match="'positive' = '\\[\\]' is not a CONDITIONING"):
+        check_hunyuan_text("positive", [])
+
+
+def test_clip_h_image_tokens_are_refused_with_siglip_named():
+    from comfyui_inertia.nodes.pure.conditioning import check_siglip_tokens
+
+    siglip = torch.zeros(1, 729, 1152)
+    assert check_siglip_tokens("clip_vision_output", siglip) is siglip
+    with pytest.raises(InertiaInputError, match=r"'clip_vision_output' = 'last_hidden_state \(1, 257, 1280\)' has image "
+                                                r"tokens 1280 wide from CLIP-H.*Fix: encode the image with SigLIP: Load "
+                                                r"CLIP Vision sigclip_vision_patch14_384"):
+        check_siglip_tokens("clip_vision_output", torch.zeros(1, 257, 1280))
+    with pytest.raises(InertiaInputError, match="contains NaN or inf"):
+        check_siglip_tokens("clip_vision_output", torch.full((1, 4, 1152), float("nan")))
+    with pytest.raises(InertiaInputError, match=r"'clip_vision_output' = 'shape \(1, 1024\)' is not a sequence"):
+        check_siglip_tokens("clip_vision_output", torch.zeros(1, 1024))

@@ -279,3 +279,35 @@ def test_window_size_errors(bad, problem):
     with pytest.raises(InertiaInputError, match=f"'latent_window_size'.*{problem}"):
         fs.check_window(bad)
 
+# ------------------------------------------------------------------------------------------ buckets
+
+def test_buckets_are_the_originals_640_set():
+    assert len(fs.BUCKETS_640) == 14
+    assert all(h % 32 == 0 and w % 32 == 0 for h, w in fs.BUCKETS_640)
+    assert all(abs(h * w - 640 * 640) / (640 * 640) < 0.07 for h, w in fs.BUCKETS_640)  # 383k-399k px, about 640²
+    assert fs.BUCKETS_640 == tuple((w, h) for h, w in reversed(fs.BUCKETS_640))  # transposed pairs, mirrored order
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_nearest_bucket_follows_the_original_rule(seed):
+    """The original scans the list and keeps a bucket when |h·bw − w·bh| ≤ the best so far (a tie goes to the
+    later bucket); written out here as that loop."""
+    import random
+
+    rng = random.Random(seed)
+
+    def original_rule(h, w):
+        best, best_metric = None, float("inf")
+        for bh, bw in fs.BUCKETS_640:
+            metric = abs(h * bw - w * bh)
+            if metric <= best_metric:
+                best, best_metric = (bh, bw), metric
+        return best
+
+    for _ in range(2000):
+        h, w = rng.randint(1, 4000), rng.randint(1, 4000)
+        assert fs.nearest_bucket(h, w) == original_rule(h, w)
+    assert fs.nearest_bucket(1080, 1920) == (480, 832) and fs.nearest_bucket(512, 512) == (640, 608)
+    assert fs.nearest_bucket(10, 4000) == (416, 960)
+    with pytest.raises(InertiaInputError, match="'image' = '0x5 px' is empty"):
+        fs.nearest_bucket(5, 0)
