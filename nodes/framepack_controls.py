@@ -17,22 +17,20 @@ packed prefix) in ``nodes/pure/framepack_history.py``:
    applies it in every joint attention: ``logit_bias`` (exact reweighting of the noisy window's
    attention to history) or ``v_scale`` (history values scaled, fast). The start anchor and the
    end frame keep ``w = 1`` unless ``include_anchors``.
-3. **Per-section β of Relaxation CFG** (embedded mode, the paper's "directorial control") — an
-   upstream RelaxationCFG's ``APPLY_MODEL`` wrapper (key ``inertia_relaxation_cfg``) is replaced
-   on the clone by one that applies the same schedule (same p, s_min, s_base) with β of the current
-   section; without an upstream RelaxationCFG the paper's schedule (p 0.7, s_min 1, s_base = the
-   sampler's distilled guidance) is used. The section index and count reach the model through
-   ``transformer_options[keys.FRAMEPACK_SECTION]``, set per section by ``FramePackSectionSampler``
-   (``nodes/framepack_sampler.py``, :data:`framepack_sampler.SECTION_KEY`); the list length is checked against the
-   section count when sampling starts (the count depends on the sampler's total_seconds and
-   latent_window_size).
+3. **Per-section β of Relaxation CFG** (embedded mode, the paper's "directorial control") —
+   ``relaxation_cfg.install_section_betas``: Relaxation CFG's schedule (an upstream one's p, s_min,
+   s_base, else the paper's p 0.7, s_min 1) with β of the current section. The section index and
+   count reach the model through ``transformer_options[keys.FRAMEPACK_SECTION]``, set per section by
+   ``FramePackSectionSampler``; the list length is checked against the section count when sampling
+   starts (the count depends on the sampler's total_seconds and latent_window_size).
 4. **Temporal Unlearning on the noisy window** — the existing ``TemporalUnlearning`` node: it
    counts FramePack's packed clean tokens as prefix, so only the noisy window's K/V are blurred.
 
-Per-run state (σ window from the live ``model_sampling``, the section facts) lives in a holder set
+Per-run state (σ window from the live ``model_sampling``, the section facts) lives in a holder made
 by an ``OUTER_SAMPLE`` wrapper (one per section: the section sampler calls ``guider.sample`` per
-section) and reset in ``finally``. All hooks sit under :data:`KEY` on a clone; the input MODEL is
-never changed. Everything off (σ0 = 0, d = 0, no β list) returns the input model itself.
+section) and reset in ``finally`` (``nodes/patching.py``; applied twice, the controls stack). All
+hooks sit under :data:`KEY` on a clone; the input MODEL is never changed. Everything off (σ0 = 0,
+d = 0, no β list) returns the input model itself.
 """
 
 from __future__ import annotations
@@ -40,15 +38,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-import comfy.patcher_extension as pe
 import torch
 from comfy_api.latest import io, ui
 
 from . import framepack as fpm
-from . import keys
+from . import keys, patching, relaxation_cfg
 from .pure import framepack_history as fh
 from .pure.errors import InertiaInputError
-from .pure.relaxation import PAPER_DECAY_POWER, RelaxationParams
 
 log = logging.getLogger("ComfyUI-Inertia")
 
@@ -56,8 +52,6 @@ log = logging.getLogger("ComfyUI-Inertia")
 KEY = keys.FRAMEPACK_HISTORY
 #: Per-call transformer_options entry: ``{id(state): DecayPlan}``, the plan each node's attention override applies.
 DECAY_KEY = keys.FRAMEPACK_DECAY
-#: RelaxationCFG's wrapper key (``nodes/relaxation_cfg.py``); replaced on the clone by the per-section one.
-RELAXATION_KEY = keys.RELAXATION
 
 
 # ====================================================================================== settings
@@ -101,57 +95,22 @@ class HistorySettings:
         return len(self.section_betas) > 0
 
 
-class _State:
-    """Per node application: settings and the per-run holder (set by OUTER_SAMPLE, reset in finally)."""
+class _State(patching.PatchState):
+    """Per node application: settings, the decay's σ window and the per-run holder (``nodes/patching.py``)."""
 
     def __init__(self, settings: HistorySettings, fallback_sampling):
+        super().__init__("FramePackHistoryControls",
+                         patching.RunWindow(settings.decay_start_percent, settings.decay_end_percent),
+                         fallback_sampling)
         self.settings = settings
-        self.fallback_sampling = fallback_sampling
-        self.run = None
-        self._warned = set()
-
-    def warn_once(self, msg):
-        if msg not in self._warned:
-            self._warned.add(msg)
-            log.warning("FramePackHistoryControls: %s", msg)
-
-    def window(self):
-        s = self.settings
-        if self.run is not None:
-            return self.run["sigma_hi"], self.run["sigma_lo"]
-        ms = self.fallback_sampling
-        return float(ms.percent_to_sigma(s.decay_start_percent)), float(ms.percent_to_sigma(s.decay_end_percent))
 
     def decay_active(self, sigma) -> bool:
-        s = self.settings
-        if s.decay_start_percent <= 0.0 and s.decay_end_percent >= 1.0:
-            return True
-        hi, lo = self.window()
-        v = float(torch.as_tensor(sigma).detach().flatten().max())
-        tol = 1e-4 * max(1.0, abs(hi))
-        return (lo - tol) <= v <= (hi + tol)
-
-    def cache(self) -> dict:
-        return self.run["cache"] if self.run is not None else {}
+        """Whether the call at ``sigma`` (model σ, ``[B]``; its largest entry) lies in the decay window."""
+        return self.window.full or self.in_window(float(torch.as_tensor(sigma).detach().flatten().max()))
 
 
 def _section(transformer_options) -> dict | None:
     return (transformer_options or {}).get(keys.FRAMEPACK_SECTION)
-
-
-def _section_detail(sec: dict) -> str:
-    try:
-        return (f" ({sec['total_seconds']:g} s at latent_window_size {sec['latent_window_size']}: "
-                f"round({sec['total_seconds']:g}·30 / ({sec['latent_window_size']}·4)) = {sec['count']})")
-    except (KeyError, TypeError, ValueError):
-        return ""
-
-
-def _missing_section_error(betas):
-    return InertiaInputError("section_betas", ", ".join(f"{b:g}" for b in betas),
-                             "sample with FramePack Section Sampler (it tells the model which section runs), "
-                             "or leave section_betas empty",
-                             "needs the section index, and this sampler gives none")
 
 
 # ====================================================================================== wrappers
@@ -159,25 +118,13 @@ def _missing_section_error(betas):
 def make_outer_sample_wrapper(state: _State):
     """``OUTER_SAMPLE``: σ window from the live model_sampling, section facts, β count check; reset after."""
 
-    def framepack_history_run(executor, *args, **kwargs):
-        s = state.settings
-        guider = executor.class_obj
-        ms = guider.model_patcher.get_model_object("model_sampling")
+    def framepack_history_run(guider, model_sampling, sigmas):
         sec = _section((guider.model_options or {}).get("transformer_options"))
-        if s.betas_on:
-            if sec is None:
-                raise _missing_section_error(s.section_betas)
-            fh.check_section_betas(s.section_betas, int(sec["count"]), _section_detail(sec))
-        prev = state.run
-        state.run = {"sigma_hi": float(ms.percent_to_sigma(s.decay_start_percent)),
-                     "sigma_lo": float(ms.percent_to_sigma(s.decay_end_percent)),
-                     "section": sec, "cache": {}}
-        try:
-            return executor(*args, **kwargs)
-        finally:
-            state.run = prev
+        if state.settings.betas_on:
+            relaxation_cfg.check_section_count(state.settings.section_betas, sec)
+        return patching.RunHolder(state.window.bounds(model_sampling.percent_to_sigma), section=sec)
 
-    return framepack_history_run
+    return patching.run_wrapper(state, framepack_history_run)
 
 
 class DecayPlan:
@@ -216,7 +163,7 @@ def make_apply_model_wrapper(state: _State):
         to = transformer_options if transformer_options is not None else {}
         if kwargs.get("latent_indices") is None or all(kwargs.get(g[1]) is None for g in fh.GROUPS):
             return executor(x, t, c_concat, c_crossattn, control, to, **kwargs)  # not a packed FramePack call
-        sec = _section(to) or (state.run or {}).get("section")
+        sec = _section(to) or (state.run.facts["section"] if state.run is not None else None)
         roles = tuple(sec["clean_roles"]) if sec and sec.get("clean_roles") is not None else None
         dm = executor.class_obj.diffusion_model
         patch = tuple(dm.patch_size)
@@ -299,41 +246,7 @@ def make_attention_override(state: _State, previous=None):
         d = 2 if kwargs.get("skip_output_reshape", False) else 1
         return torch.cat([orr.narrow(d, 0, L), ow, orr.narrow(d, L, n - L - Nw)], dim=d)
 
-    framepack_history_attention.inertia_previous = previous
-    return framepack_history_attention
-
-
-def relaxation_params_of(fn) -> RelaxationParams | None:
-    """The RelaxationParams a RelaxationCFG embedded wrapper carries (its ``inertia_relaxation`` attribute)."""
-    p = getattr(fn, "inertia_relaxation", None)
-    return p if isinstance(p, RelaxationParams) else None
-
-
-def make_section_beta_wrapper(base: RelaxationParams, betas: tuple):
-    """``APPLY_MODEL``: RelaxationCFG's embedded schedule with β of the running section (time order)."""
-    from .relaxation_cfg import make_embedded_wrapper
-
-    per_beta = {}
-
-    def framepack_section_beta(executor, x, t, *args, **kwargs):
-        to = kwargs.get("transformer_options")
-        if to is None and len(args) >= 4:
-            to = args[3]  # (c_concat, c_crossattn, control, transformer_options)
-        sec = _section(to)
-        if sec is None:
-            raise _missing_section_error(betas)
-        i = int(sec["index"])
-        if len(betas) != int(sec["count"]) or not 0 <= i < len(betas):
-            fh.check_section_betas(betas, int(sec["count"]), _section_detail(sec))
-        beta = betas[i]
-        wrapper = per_beta.get(beta)
-        if wrapper is None:
-            wrapper = per_beta[beta] = make_embedded_wrapper(dataclasses.replace(base, beta=beta))
-        return wrapper(executor, x, t, *args, **kwargs)
-
-    framepack_section_beta.inertia_relaxation = base
-    framepack_section_beta.inertia_section_betas = betas
-    return framepack_section_beta
+    return patching.tag(framepack_history_attention, KEY, previous)
 
 
 def apply_history_controls(model, settings: HistorySettings):
@@ -351,30 +264,23 @@ def apply_history_controls(model, settings: HistorySettings):
     m = model.clone()
     state = _State(s, m.get_model_object("model_sampling"))
     parts = []
-    m.add_wrapper_with_key(pe.WrappersMP.OUTER_SAMPLE, KEY, make_outer_sample_wrapper(state))
+    patching.install(m, patching.WRAPPERS.OUTER_SAMPLE, KEY, make_outer_sample_wrapper(state), replace=False)
     if s.lowpass_on or s.decay_on:
-        m.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, KEY, make_apply_model_wrapper(state))
+        patching.install(m, patching.WRAPPERS.APPLY_MODEL, KEY, make_apply_model_wrapper(state), replace=False)
     scope = "2x, 4x" + (", 1x history" if s.include_1x else "") + (", anchors" if s.include_anchors else "")
     if s.lowpass_on:
         parts.append(f"low-pass σ(k) = {s.lowpass_sigma:g}·(1 + {s.lowpass_age_slope:g}·k) latent cells on {scope}")
-    if s.decay_on:
-        to = m.model_options.setdefault("transformer_options", {})
-        previous = to.get("optimized_attention_override")
-        to["optimized_attention_override"] = make_attention_override(state, previous)
+    if s.decay_on:  # stacks: chains any override already there, an earlier FramePackHistoryControls' included
+        previous = patching.install(m, patching.ATTENTION_OVERRIDE, KEY,
+                                    lambda prev: make_attention_override(state, prev), replace=False)
         parts.append(f"attention decay w(k) = exp(-{s.decay_strength:g}·(1 + {s.decay_age_slope:g}·k)) "
                      f"({s.decay_mode}) on {scope}, window {s.decay_start_percent:g}-{s.decay_end_percent:g}"
                      + (" (chained to an earlier attention override)" if previous is not None else ""))
     if s.betas_on:
-        existing = m.get_wrappers(pe.WrappersMP.APPLY_MODEL, RELAXATION_KEY)
-        base = next((p for p in (relaxation_params_of(f) for f in existing) if p is not None), None)
-        source = "the upstream Relaxation CFG's p, s_min, s_base"
-        if base is None:
-            base = RelaxationParams(beta=0.0, decay_power=PAPER_DECAY_POWER, s_min=1.0, s_base=0.0)
-            source = (f"no upstream Relaxation CFG: paper schedule p {PAPER_DECAY_POWER:g}, s_min 1, "
-                      "s_base = the distilled guidance")
-        m.remove_wrappers_with_key(pe.WrappersMP.APPLY_MODEL, RELAXATION_KEY)
-        m.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, RELAXATION_KEY,
-                               make_section_beta_wrapper(base, s.section_betas))
+        base, upstream = relaxation_cfg.install_section_betas(m, s.section_betas)
+        source = ("the upstream Relaxation CFG's p, s_min, s_base" if upstream else
+                  f"no upstream Relaxation CFG: paper schedule p {base.decay_power:g}, s_min 1, "
+                  "s_base = the distilled guidance")
         parts.append(f"section β {', '.join(f'{b:g}' for b in s.section_betas)} (time order; {source})")
     return m, "FramePackHistoryControls: " + "; ".join(parts)
 

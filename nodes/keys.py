@@ -6,7 +6,7 @@ Wrapper keys (``ModelPatcher.add_wrapper_with_key`` / ``add_callback_with_key``;
 so a second application of the same node can find and replace or chain the first):
 
 * :data:`RELAXATION` -- Relaxation CFG: the embedded-guidance ``APPLY_MODEL`` wrapper (with optional
-  per-section betas) and its ``OUTER_SAMPLE`` holder.
+  per-section betas) and the ``sampler_cfg_function`` (cfg mode).
 * :data:`ALG` -- ALG: ``OUTER_SAMPLE`` holder plus ``CALC_COND_BATCH`` (single_pass) or the chained
   ``sampler_calc_cond_batch_function`` (paper form).
 * :data:`TEMPORAL_UNLEARNING` -- Temporal Unlearning: ``OUTER_SAMPLE`` holder (σ window, grid) and the
@@ -29,6 +29,11 @@ FramePack channels:
   each FramePackHistoryControls application computed for this call.
 * :data:`FRAMEPACK_START_S` / :data:`FRAMEPACK_END_S` -- conditioning keys set by the timed-prompt nodes
   (seconds of video).
+
+Run reports (``nodes/patching.py``):
+
+* :data:`REPORT_LISTENERS` -- ``transformer_options`` entry ``{wrapper key: (listener, …)}``: functions called
+  with a ``RunReport`` at the end of every run of that patch (``patching.add_listener``).
 """
 
 RELAXATION = "inertia_relaxation_cfg"
@@ -42,3 +47,5 @@ FRAMEPACK_LAYOUT = "inertia_framepack_layout"
 FRAMEPACK_DECAY = "inertia_framepack_decay"
 FRAMEPACK_START_S = "framepack_start_s"
 FRAMEPACK_END_S = "framepack_end_s"
+
+REPORT_LISTENERS = "inertia_report_listeners"

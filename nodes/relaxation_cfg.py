@@ -6,9 +6,14 @@ Two routes, one schedule (``nodes/pure/relaxation.py``):
   so the CFG mix uses s(σ) at every step, with no extra model evaluations. A cfg function
   another node installed earlier is *chained*: it receives ``cond_scale = s(σ)`` and does
   the mixing. ``disable_cfg1_optimization`` is set so the uncond pass runs even at cfg 1.
-* ``embedded`` (guidance-distilled models: HunyuanVideo; FramePack later): an
+* ``embedded`` (guidance-distilled models: HunyuanVideo, FramePack): an
   ``APPLY_MODEL`` wrapper under the key :data:`KEY` rewrites the ``guidance`` value the
-  model receives to s(σ).
+  model receives to s(σ). For FramePack it can take one β per section (the paper's
+  "directorial control"): :func:`install_section_betas`, used by FramePack History Controls;
+  the running section comes from ``transformer_options[keys.FRAMEPACK_SECTION]``.
+
+This module owns both wrappers; a later RelaxationCFG replaces an earlier one (``nodes/patching.py``
+lists which nodes stack and which replace).
 
 σ is read per call from the sampler and normalised with the model's *live*
 ``model_sampling`` (ModelSamplingSD3 shift and KSamplerAdvanced splits stay correct:
@@ -17,15 +22,16 @@ the schedule is a function of σ, never of the step index).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import weakref
 
-import comfy.patcher_extension
 import torch
 from comfy_api.latest import io, ui
 
-from . import keys
+from . import keys, patching
 from .model_info import has_guidance_input, sampling_parameterization
+from .pure import framepack_history as fh
 from .pure.errors import InertiaInputError
 from .pure.relaxation import (
     PAPER_BETA,
@@ -89,17 +95,11 @@ def make_cfg_function(params: RelaxationParams, previous=None):
         s = s.view([-1] + [1] * (cond.ndim - 1)).to(cond.dtype)
         return uncond + s * (cond - uncond)
 
-    relaxation_cfg_function.inertia_relaxation = params
-    relaxation_cfg_function.inertia_previous = previous  # what a later RelaxationCFG that replaces this one chains
-    return relaxation_cfg_function
+    return patching.tag(relaxation_cfg_function, KEY, previous, relaxation=params)  # a replacing one chains previous
 
 
-def make_embedded_wrapper(params: RelaxationParams):
-    """Build an ``APPLY_MODEL`` wrapper that sets the model's ``guidance`` input (``[B]``) to s(σ).
-
-    Raises (at sampling time):
-        InertiaInputError: ``s_base`` 0 and the model received no guidance, or a guidance below ``s_min``.
-    """
+def _guidance_wrapper(params: RelaxationParams):
+    """The ``APPLY_MODEL`` wrapper setting the model's ``guidance`` input (``[B]``) to s(σ) of ``params``."""
 
     def relaxation_guidance_wrapper(executor, x, t, *args, **kwargs):
         received = kwargs.get("guidance")
@@ -118,8 +118,86 @@ def make_embedded_wrapper(params: RelaxationParams):
         kwargs["guidance"] = s
         return executor(x, t, *args, **kwargs)
 
-    relaxation_guidance_wrapper.inertia_relaxation = params  # read by FramePackHistoryControls (section betas)
     return relaxation_guidance_wrapper
+
+
+def _section_detail(sec: dict) -> str:
+    try:
+        return (f" ({sec['total_seconds']:g} s at latent_window_size {sec['latent_window_size']}: "
+                f"round({sec['total_seconds']:g}·30 / ({sec['latent_window_size']}·4)) = {sec['count']})")
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+
+def check_section_count(betas: tuple, section: dict | None) -> None:
+    """Raise unless ``section`` (the ``keys.FRAMEPACK_SECTION`` dict of a run) exists and counts ``len(betas)``
+    sections.
+
+    Raises:
+        InertiaInputError: no section facts (a sampler other than FramePackSectionSampler), or a β count that
+            differs from the section count (the message shows the count's arithmetic).
+    """
+    if section is None:
+        raise InertiaInputError("section_betas", ", ".join(f"{b:g}" for b in betas),
+                                "sample with FramePack Section Sampler (it tells the model which section runs), "
+                                "or leave section_betas empty",
+                                "needs the section index, and this sampler gives none")
+    fh.check_section_betas(betas, int(section["count"]), _section_detail(section))
+
+
+def make_embedded_wrapper(params: RelaxationParams, section_betas: tuple = ()):
+    """Build an ``APPLY_MODEL`` wrapper that sets the model's ``guidance`` input (``[B]``) to s(σ).
+
+    With ``section_betas`` (one β per FramePack section, video time order) the schedule of ``params`` runs with
+    β of the running section, read per call from ``transformer_options[keys.FRAMEPACK_SECTION]["index"]``.
+
+    Raises (at sampling time):
+        InertiaInputError: ``s_base`` 0 and the model received no guidance, or a guidance below ``s_min``;
+            section betas without section facts or with a count other than the section count.
+    """
+    betas = tuple(section_betas)
+    if not betas:
+        return patching.tag(_guidance_wrapper(params), KEY, relaxation=params, section_betas=())
+    per_beta = {}
+
+    def relaxation_section_guidance(executor, x, t, *args, **kwargs):
+        to = kwargs.get("transformer_options")
+        if to is None and len(args) >= 4:
+            to = args[3]  # (c_concat, c_crossattn, control, transformer_options)
+        sec = (to or {}).get(keys.FRAMEPACK_SECTION)
+        if sec is None or len(betas) != int(sec["count"]) or not 0 <= int(sec["index"]) < len(betas):
+            check_section_count(betas, sec)
+        beta = betas[int(sec["index"])]
+        wrapper = per_beta.get(beta)
+        if wrapper is None:
+            wrapper = per_beta[beta] = _guidance_wrapper(dataclasses.replace(params, beta=beta))
+        return wrapper(executor, x, t, *args, **kwargs)
+
+    return patching.tag(relaxation_section_guidance, KEY, relaxation=params, section_betas=betas)
+
+
+def _embedded_on(m) -> tuple[RelaxationParams | None, tuple]:
+    """``(params, section betas)`` of this module's embedded wrapper on ``m``; ``(None, ())`` without one."""
+    for w in m.get_wrappers(patching.WRAPPERS.APPLY_MODEL, KEY):
+        params = patching.fact(w, "relaxation")
+        if isinstance(params, RelaxationParams):
+            return params, tuple(patching.fact(w, "section_betas", ()))
+    return None, ()
+
+
+def install_section_betas(m, betas: tuple) -> tuple[RelaxationParams, bool]:
+    """Put the per-section embedded schedule on ModelPatcher ``m`` (a clone; changed in place).
+
+    p, s_min and s_base come from a Relaxation CFG already on ``m`` (its β gives way to ``betas``); without one,
+    the paper's schedule (p 0.7, s_min 1, s_base = the sampler's distilled guidance). Returns ``(the schedule
+    used, whether it came from an upstream Relaxation CFG)``.
+    """
+    base, _ = _embedded_on(m)
+    upstream = base is not None
+    if base is None:
+        base = RelaxationParams(beta=0.0, decay_power=PAPER_DECAY_POWER, s_min=1.0, s_base=0.0)
+    patching.install(m, patching.WRAPPERS.APPLY_MODEL, KEY, make_embedded_wrapper(base, betas), replace=True)
+    return base, upstream
 
 
 def resolve_mode(model, guidance: str) -> str:
@@ -156,25 +234,13 @@ def apply_relaxation(model, params: RelaxationParams, guidance: str = "auto"):
         return model, mode
     m = model.clone()
     if mode == "cfg":
-        previous = m.model_options.get("sampler_cfg_function")
-        if previous is not None and hasattr(previous, "inertia_relaxation"):
-            log.info("RelaxationCFG: replacing an earlier RelaxationCFG on this model")
-            previous = getattr(previous, "inertia_previous", None)  # keep what that one chained
-        elif previous is not None:
-            log.info("RelaxationCFG: chaining the existing cfg function %r", getattr(previous, "__name__", previous))
-        m.set_model_sampler_cfg_function(make_cfg_function(params, previous), disable_cfg1_optimization=True)
+        patching.install(m, patching.CFG_FUNCTION, KEY, lambda previous: make_cfg_function(params, previous),
+                         replace=True, name="RelaxationCFG", disable_cfg1_optimization=True)
     else:
-        wrappers = comfy.patcher_extension.WrappersMP
-        betas = [getattr(w, "inertia_section_betas", None) for w in m.get_wrappers(wrappers.APPLY_MODEL, KEY)]
-        betas = next((b for b in betas if b), None)
-        m.remove_wrappers_with_key(wrappers.APPLY_MODEL, KEY)
+        _, betas = _embedded_on(m)
         if betas:  # FramePackHistoryControls' per-section β stays; it now varies β around these settings
-            from .framepack_controls import make_section_beta_wrapper
-
             log.info("RelaxationCFG: keeping the per-section betas %s set upstream", betas)
-            m.add_wrapper_with_key(wrappers.APPLY_MODEL, KEY, make_section_beta_wrapper(params, betas))
-        else:
-            m.add_wrapper_with_key(wrappers.APPLY_MODEL, KEY, make_embedded_wrapper(params))
+        patching.install(m, patching.WRAPPERS.APPLY_MODEL, KEY, make_embedded_wrapper(params, betas), replace=True)
     return m, mode
 
 

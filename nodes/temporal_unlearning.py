@@ -43,9 +43,10 @@ never blurred.
 σ window: ``start_percent``/``end_percent`` are fractions of the schedule (0.0–1.0, as in
 ComfyUI's other ``*_percent`` inputs), converted to σ at sampling time with the live
 ``model_sampling.percent_to_sigma`` in an ``OUTER_SAMPLE`` wrapper; a call is blurred when
-σ_end ≤ σ ≤ σ_start, so ModelSamplingSD3 shift and KSamplerAdvanced splits stay correct.
+σ_end ≤ σ ≤ σ_start (``nodes/pure/sigma_window.py``, one tolerance for every patch), so
+ModelSamplingSD3 shift and KSamplerAdvanced splits stay correct.
 
-Applying the node twice stacks: both blurs act where both select a block.
+Applying the node twice stacks: both blurs act where both select a block (``nodes/patching.py``).
 """
 
 from __future__ import annotations
@@ -53,11 +54,10 @@ from __future__ import annotations
 import inspect
 import logging
 
-import comfy.patcher_extension
 import torch
 from comfy_api.latest import io, ui
 
-from . import keys
+from . import keys, patching
 from .model_info import SUPPORTED_FAMILIES, diffusion_model, model_family
 from .pure.errors import InertiaInputError
 from .pure.framepack_history import prefix_tokens as framepack_prefix_tokens
@@ -108,48 +108,28 @@ class _Call:
         return self.grid.per_frame == 0 or is_identity(self._get(torch.float64, "cpu"))
 
 
-class _State:
+class _State(patching.PatchState):
     """Per node application: settings, the per-run σ window and the per-call context.
 
     Shared by reference between the clone's wrappers and object patches (and its later clones,
     which carry the same settings). ``run`` is set by the OUTER_SAMPLE wrapper and reset in
-    ``finally``; ``call`` by the DIFFUSION_MODEL wrapper, likewise.
+    ``finally`` (``nodes/patching.py``); ``call`` by the DIFFUSION_MODEL wrapper, likewise.
     """
 
     def __init__(self, family, sigma_blur, start, end, protect, fallback_sampling):
-        self.family, self.sigma_blur, self.start, self.end = family, sigma_blur, start, end
-        self.protect = protect
-        self.fallback_sampling = fallback_sampling
-        self.run = None
+        super().__init__("TemporalUnlearning", patching.RunWindow(start, end), fallback_sampling)
+        self.family, self.sigma_blur, self.protect = family, sigma_blur, protect
         self.call = None
-        self._warned = set()
-
-    def warn_once(self, msg):
-        if msg not in self._warned:
-            self._warned.add(msg)
-            log.warning("TemporalUnlearning: %s", msg)
-
-    # σ window ---------------------------------------------------------------
-    def window(self):
-        if self.run is not None:
-            return self.run["sigma_hi"], self.run["sigma_lo"]
-        ms = self.fallback_sampling
-        return float(ms.percent_to_sigma(self.start)), float(ms.percent_to_sigma(self.end))
 
     def active_at(self, transformer_options) -> bool:
-        if self.start <= 0.0 and self.end >= 1.0:
+        """Whether this call's σ (the largest of ``transformer_options["sigmas"]``) lies in the window."""
+        if self.window.full:
             return True
         sig = (transformer_options or {}).get("sigmas")
         if sig is None:
             self.warn_once("no 'sigmas' in transformer_options; the σ window cannot be checked, blurring every call")
             return True
-        hi, lo = self.window()
-        s = float(sig.detach().flatten().max())
-        tol = 1e-6 * max(1.0, abs(hi))
-        return (lo - tol) <= s <= (hi + tol)
-
-    def cache(self):
-        return self.run["cache"] if self.run is not None else {}
+        return self.in_window(float(sig.detach().flatten().max()))
 
 
 # --------------------------------------------------------------------------- grid and anchors
@@ -273,18 +253,7 @@ def make_diffusion_wrapper(state: _State):
 
 def make_outer_sample_wrapper(state: _State):
     """``OUTER_SAMPLE`` wrapper: σ window from the live model_sampling for this run; reset after."""
-
-    def temporal_unlearning_run(executor, *args, **kwargs):
-        prev = state.run
-        ms = executor.class_obj.model_patcher.get_model_object("model_sampling")
-        state.run = {"sigma_hi": float(ms.percent_to_sigma(state.start)),
-                     "sigma_lo": float(ms.percent_to_sigma(state.end)), "cache": {}}
-        try:
-            return executor(*args, **kwargs)
-        finally:
-            state.run = prev
-
-    return temporal_unlearning_run
+    return patching.run_wrapper(state)
 
 
 # --------------------------------------------------------------------------- layer patches
@@ -394,8 +363,8 @@ def apply_temporal_unlearning(model, sigma_blur: float, apply_to: str = "kv", st
         orig = m.get_model_object(name)
         fn = _token_patch(orig, state, name) if kind == "tokens" else _qknorm_patch(orig, state, do_k, do_v, exact, name)
         m.add_object_patch(name, fn)
-    m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, KEY, make_outer_sample_wrapper(state))
-    m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, KEY, make_diffusion_wrapper(state))
+    patching.install(m, patching.WRAPPERS.OUTER_SAMPLE, KEY, make_outer_sample_wrapper(state), replace=False)
+    patching.install(m, patching.WRAPPERS.DIFFUSION_MODEL, KEY, make_diffusion_wrapper(state), replace=False)
     r = (gaussian_taps(sigma).numel() - 1) // 2
     vace = ""
     if family == "wan_vace":

@@ -20,7 +20,10 @@ Guidance" (ALG), arXiv 2506.08456, and its reference code (choi403/ALG, ``lp_uti
   u = unconditional, c = conditional prediction, "sharp"/"lp" = with the original or the
   low-passed image condition, w = the CFG scale.
 
-No ComfyUI imports: the glue in ``nodes/alg.py`` locates the image condition and the step.
+* :class:`ScheduleClock` turns a model call's σ into the step, the progress and the filter strength for
+  one sampling run (it needs only the run's sigmas and the model's ``percent_to_sigma``).
+
+No ComfyUI imports: the glue in ``nodes/alg.py`` locates the image condition.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .errors import InertiaInputError, require_finite, require_range, require_window
+from .sigma_window import SIGMA_RTOL, RunWindow
 
 FILTERS = ("down_up", "gaussian")
 SCHEDULES = ("interval", "linear", "exponential")
@@ -54,10 +58,6 @@ FAMILY_DEFAULTS = {
 #: HunyuanVideo). About the blur of a 0.4 bilinear down/up: a triangle filter of half-width
 #: 1/0.4 = 2.5 px has standard deviation 2.5/√6 ≈ 1.0.
 DEFAULT_BLUR_SIGMA = 1.0
-
-#: Relative tolerance when comparing a sampler σ with a window boundary σ (ComfyUI's
-#: schedulers and ``percent_to_sigma`` compute the same σ in float32 vs float64).
-SIGMA_RTOL = 1e-4
 
 
 # --------------------------------------------------------------------------- validation
@@ -373,6 +373,76 @@ def schedule_table(sigmas: Sequence[float], params: ALGParams,
         rows.append({"step": i, "sigma": sig[i], "progress": p, "kappa": k, "r": r, "blur_sigma": bs,
                      "filtered": params.is_active(k)})
     return rows
+
+
+@dataclass
+class StepState:
+    """One model call in the schedule: step index, its σ, progress (None where not needed), strength κ,
+    the filter's r and σ_blur at κ, and whether the filter acts."""
+
+    step: int
+    sigma: float
+    progress: float | None
+    kappa: float
+    r: float
+    blur_sigma: float
+    active: bool
+
+
+class ScheduleClock:
+    """Per sampling run: the step and filter strength of every model call.
+
+    ``sigmas``: the ``[N + 1]`` schedule the sampler received; ``percent_to_sigma``: the model's live (decreasing)
+    conversion from schedule fraction to σ, which also gives the window's σ bounds (:class:`RunWindow`). With
+    ``per_step`` the strength is taken at the step's σ rather than the call's (solver stages share it), so every
+    strength of the run is known before sampling (:meth:`planned_strengths`).
+    """
+
+    def __init__(self, params: ALGParams, sigmas, percent_to_sigma: Callable[[float], float], per_step=False):
+        self.params, self.percent_to_sigma, self.per_step = params, percent_to_sigma, per_step
+        self.sigmas = [float(s) for s in torch.as_tensor(sigmas).flatten().tolist()]
+        self.window = RunWindow(params.window_start, params.window_end)
+        self.bounds = self.window.bounds(percent_to_sigma)
+        self._progress: dict = {}   # σ -> schedule fraction (bisection once per distinct σ of the run)
+        self._sample = None         # (sample_sigmas tensor, its list)
+
+    def schedule(self, sample_sigmas=None) -> list[float]:
+        """The schedule of this sampler call: ``sample_sigmas`` (ComfyUI's ``transformer_options`` entry,
+        converted once per tensor) or the run's sigmas."""
+        if sample_sigmas is None:
+            return self.sigmas
+        if self._sample is None or self._sample[0] is not sample_sigmas:
+            self._sample = (sample_sigmas, [float(s) for s in sample_sigmas.flatten().tolist()])
+        return self._sample[1]
+
+    def at(self, sigma, sample_sigmas=None) -> StepState:
+        """The :class:`StepState` of the call at ``sigma`` (a float or ``[B]`` tensor; entry 0 is used)."""
+        p = self.params
+        s = float(torch.as_tensor(sigma).flatten()[0])
+        sched = self.schedule(sample_sigmas)
+        i = step_index(s, sched)
+        sk = sched[i] if self.per_step and i < len(sched) else s
+        prog = None
+        if p.schedule_by == "step":
+            prog = step_progress(i, len(sched) - 1)
+            k = strength(prog, p.schedule, p.window_start, p.window_end, p.decay_rate)
+        elif not self.window.contains(sk, self.bounds):
+            k = 0.0
+        elif p.schedule == "interval":
+            k = 1.0
+        else:
+            prog = self._progress.get(sk)
+            if prog is None:
+                prog = self._progress[sk] = sigma_to_percent(sk, self.percent_to_sigma)
+            prog = min(max(prog, p.window_start), p.window_end)
+            k = strength(prog, p.schedule, p.window_start, p.window_end, p.decay_rate)
+        r, bs = p.at(k)
+        return StepState(i, s, prog, k, r, bs, p.is_active(k))
+
+    def planned_strengths(self) -> list[float]:
+        """The distinct strengths at which the filter acts on the run's steps, strongest first."""
+        states = (self.at(self.sigmas[i]) for i in range(len(self.sigmas) - 1))
+        return sorted({st.kappa for st in states if st.active}, reverse=True)
 
 
 # --------------------------------------------------------------------------- guidance

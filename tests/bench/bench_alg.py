@@ -110,10 +110,13 @@ def main():
     neg = [[torch.randn(1, 512, 4096, generator=gc) * 0.1, dict(extra)]]
     latent = {"samples": torch.zeros(1, 16, T, H, W)}
 
+    reports = []  # every ALG run's report (alg.add_run_listener), in run order
     configs = {
         "stock": model,
-        "single_pass": alg_mod.ALG.execute(model=model, guidance_form="single_pass").args[0],
-        "paper": alg_mod.ALG.execute(model=model, guidance_form="paper").args[0],
+        "single_pass": alg_mod.add_run_listener(alg_mod.ALG.execute(model=model, guidance_form="single_pass").args[0],
+                                                reports.append),
+        "paper": alg_mod.add_run_listener(alg_mod.ALG.execute(model=model, guidance_form="paper").args[0],
+                                          reports.append),
     }
 
     def run(m, n):
@@ -139,7 +142,7 @@ def main():
             if cuda:
                 peak[name] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
             if name != "stock":
-                logs[name] = list(alg_mod.LAST_RUN_LOG)
+                logs[name] = list(reports[-1].log)
 
     med = {k: statistics.median(v) for k, v in times.items()}
     f = sum(1 for e in logs["paper"] if e["filtered"]) / steps

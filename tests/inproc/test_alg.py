@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from comfyui_inertia.nodes import standins
-from comfyui_inertia.nodes.alg import ALG, KEY
+from comfyui_inertia.nodes.alg import ALG, KEY, add_run_listener
 from comfyui_inertia.nodes.pure import lowpass as lp
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 from comfyui_inertia.nodes.relaxation_cfg import RelaxationCFG
@@ -111,6 +111,12 @@ def probed(model, kind: str):
     return m, records
 
 
+def listened(model):
+    """Clone of an ALG-patched model whose runs append their report (``patching.RunReport``) to the list."""
+    reports = []
+    return add_run_listener(model, reports.append), reports
+
+
 def expected_lp(kind: str, sharp: torch.Tensor, r: float) -> torch.Tensor:
     """What ALG must hand the model: the sharp tensor with its image part down/up-sampled at r."""
     f = lambda t: lp.down_up(t, r)  # noqa: E731
@@ -184,13 +190,12 @@ def format_log(steps, r):
 # ---------------------------------------------------------------- Wan I2V: window, forms, log
 
 def test_single_pass_wan_i2v_filtered_exactly_inside_window(comfy, load_standin, wan_i2v):
-    import comfyui_inertia.nodes.alg as alg_mod
-
     base = load_standin("wan21_i2v")
     sharp, _ = sharp_reference(comfy, base, wan_i2v, "c_concat_wan")
     patched, text = alg(base, guidance_form="single_pass")
     assert "single_pass" in text and "r*=0.4" in text
     m, rec = probed(patched, "c_concat_wan")
+    m, reports = listened(m)
     out = sample(comfy, m, wan_i2v)
     steps = classify(rec, "c_concat_wan", sharp, 0.4)
     sigma_end = flow_sigma(base, 0.20)
@@ -202,7 +207,8 @@ def test_single_pass_wan_i2v_filtered_exactly_inside_window(comfy, load_standin,
     assert [s["step"] for s in steps if "lp" in s["status"].values()] == [0, 1]
     assert out.shape == wan_i2v[2]["samples"].shape
     # ALG's own log agrees with what the model received
-    assert [(e["step"], e["filtered"], e["r"]) for e in alg_mod.LAST_RUN_LOG] == \
+    assert len(reports) == 1
+    assert [(e["step"], e["filtered"], e["r"]) for e in reports[0].log] == \
         [(s["step"], s["status"][0] == "lp", 0.4 if s["status"][0] == "lp" else 1.0) for s in steps]
     print("\nWan I2V single_pass, 6 steps euler/simple, shift 8, window 0-20% of the schedule "  # noqa: T201
           f"(sigma >= {sigma_end:.4f}):\n" + format_log(steps, 0.4))
@@ -397,7 +403,7 @@ def test_paper_chains_an_existing_calc_function_and_alg_replaces_itself(comfy, l
     chained_base.set_model_sampler_calc_cond_batch_function(earlier)
     twice, _ = alg(alg(chained_base, guidance_form="single_pass")[0])  # ALG on ALG: replaced, not stacked
     fn = twice.model_options["sampler_calc_cond_batch_function"]
-    assert fn.inertia_alg_previous is earlier
+    assert fn.inertia_previous is earlier
     assert len(twice.get_wrappers(pe.WrappersMP.OUTER_SAMPLE, KEY)) == 1
     assert twice.get_wrappers(pe.WrappersMP.CALC_COND_BATCH, KEY) == []
     out = sample(comfy, twice, wan_i2v)
@@ -568,8 +574,6 @@ def pixel_flf(comfy, wan_vae):
 
 def test_pixel_space_i2v_matches_independent_encode_inside_window_sharp_after(comfy, load_standin, wan_vae,
                                                                              pixel_i2v):
-    import comfyui_inertia.nodes.alg as alg_mod
-
     conds, img = pixel_i2v
     base = load_standin("wan21_i2v")
     sharp, _ = sharp_reference(comfy, base, conds, "c_concat_wan")
@@ -579,6 +583,7 @@ def test_pixel_space_i2v_matches_independent_encode_inside_window_sharp_after(co
     assert "pixel space" in text and "paper form" in text
     assert vae.calls == []  # nothing is encoded at node time
     m, rec = probed(patched, "c_concat_wan")
+    m, reports = listened(m)
     sample(comfy, m, conds)
 
     # independent: low-pass the start image in pixels, gray video, vae.encode, process_latent_in
@@ -601,7 +606,8 @@ def test_pixel_space_i2v_matches_independent_encode_inside_window_sharp_after(co
     assert inside_calls == 2 and len(rec) == STEPS
     # one encode for the run (2 filtered steps x 2 filtered passes), of exactly the video built above
     assert len(vae.calls) == 1 and torch.equal(vae.calls[0][0], video)
-    info = alg_mod.LAST_RUN_INFO
+    assert len(reports) == 1
+    info = reports[0].totals
     assert (info["space"], info["vae_encodes"], info["pixel_strengths"]) == ("pixel", 1, [1.0])
     sample(comfy, m, conds)  # a new run makes its own holder: one more encode, not one per step
     assert len(vae.calls) == 2 and torch.equal(vae.calls[1][1], vae.calls[0][1])
@@ -609,8 +615,6 @@ def test_pixel_space_i2v_matches_independent_encode_inside_window_sharp_after(co
 
 def test_pixel_space_encodes_once_per_distinct_strength(comfy, load_standin, wan_vae, pixel_i2v):
     """Linear by step over 0-50% of 5 steps: step fractions 0, .25 → κ 1, 0.5 (r 0.4, 0.7); then κ 0."""
-    import comfyui_inertia.nodes.alg as alg_mod
-
     conds, img = pixel_i2v
     base = load_standin("wan21_i2v")
     sharp, _ = sharp_reference(comfy, base, conds, "c_concat_wan", steps=5)
@@ -618,6 +622,7 @@ def test_pixel_space_encodes_once_per_distinct_strength(comfy, load_standin, wan
     patched, _ = alg(base, preset="custom", guidance_form="single_pass", schedule="linear", schedule_by="step",
                      window_start=0.0, window_end=0.5, space="pixel", vae=vae, start_image=img)
     m, rec = probed(patched, "c_concat_wan")
+    m, reports = listened(m)
     sample(comfy, m, conds, steps=5)
     assert len(vae.calls) == 2
     for (video, _), r in zip(vae.calls, (0.4, 0.7)):
@@ -628,8 +633,9 @@ def test_pixel_space_encodes_once_per_distinct_strength(comfy, load_standin, wan
     for i, r in enumerate(rec):
         want = sharp if i >= 2 else torch.cat([sharp[:, :4], lp_images[i]], dim=1)
         assert torch.equal(r["c_concat"], want.expand(2, -1, -1, -1, -1)), i
-    assert [e["kappa"] for e in alg_mod.LAST_RUN_LOG] == [1.0, 0.5, 0.0, 0.0, 0.0]
-    assert alg_mod.LAST_RUN_INFO["vae_encodes"] == 2 and alg_mod.LAST_RUN_INFO["pixel_strengths"] == [1.0, 0.5]
+    (report,) = reports
+    assert [e["kappa"] for e in report.log] == [1.0, 0.5, 0.0, 0.0, 0.0]
+    assert report.totals["vae_encodes"] == 2 and report.totals["pixel_strengths"] == [1.0, 0.5]
 
 
 def test_pixel_space_flf_rebuilds_both_ends_and_leaves_inputs_unchanged(comfy, load_standin, wan_vae, pixel_flf):
@@ -664,7 +670,7 @@ def test_pixel_space_gaussian_blurs_eight_image_pixels_per_latent_pixel(comfy, w
     """blur_sigma is in latent pixels: in pixel space the image is blurred by σ·8 image pixels (no encode here)."""
     import torch.nn.functional as F
 
-    from comfyui_inertia.nodes.alg import PixelSource
+    from comfyui_inertia.nodes.alg_pixel import PixelSource
 
     img = _image_px(0)
     params = lp.ALGParams(filter="gaussian", blur_sigma=0.5)

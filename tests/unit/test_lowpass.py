@@ -238,3 +238,56 @@ def test_apply_sigma_scale_converts_latent_sigma_to_image_pixels():
     assert torch.equal(p.apply(x, 0.5), lp.gaussian(x, 0.25))
     d = lp.ALGParams(filter="down_up", resize_factor=0.4)
     assert torch.equal(d.apply(x, 1.0, sigma_scale=8), lp.down_up(x, 0.4))  # r is relative: no scaling
+
+
+# ---------------------------------------------------------------- schedule clock (one run)
+
+def _flow(shift=8.0):
+    return lambda p: 1.0 if p <= 0 else 0.0 if p >= 1 else shift * (1 - p) / (1 + (shift - 1) * (1 - p))  # noqa: E731
+
+
+def test_schedule_clock_interval_by_sigma_follows_the_window():
+    p2s = _flow()
+    sig = [p2s(i / 10) for i in range(10)] + [0.0]
+    clock = lp.ScheduleClock(lp.ALGParams(window_end=0.2), sig, p2s)
+    assert clock.bounds == (1.0, p2s(0.2))
+    states = [clock.at(s) for s in sig[:-1]]
+    assert [st.step for st in states] == list(range(10))
+    assert [st.kappa for st in states] == [1.0, 1.0, 1.0] + [0.0] * 7  # percent 0, .1, .2 (inclusive)
+    assert [st.active for st in states] == [True] * 3 + [False] * 7
+    assert states[0].r == pytest.approx(0.4) and states[5].r == 1.0 and states[0].progress is None
+    assert clock.at(p2s(0.2) * (1 - 0.5 * lp.SIGMA_RTOL)).kappa == 1.0  # same σ computed in float32
+    assert clock.planned_strengths() == [1.0]
+
+
+def test_schedule_clock_graded_by_sigma_and_by_step():
+    import torch
+
+    p2s = _flow()
+    sig = torch.tensor([p2s(i / 8) for i in range(8)] + [0.0], dtype=torch.float64)
+    lin = lp.ScheduleClock(lp.ALGParams(schedule="linear", window_end=0.45), sig, p2s)
+    st = lin.at(float(sig[2]))  # percent 0.25 of a 0-45% linear window: κ = 1 − 0.25/0.45
+    # (a float σ goes through torch.as_tensor: float32, as the sampler's σ is)
+    assert st.progress == pytest.approx(0.25, abs=1e-6) and st.kappa == pytest.approx(1 - 0.25 / 0.45, abs=1e-6)
+    assert st.r == pytest.approx(1 - 0.6 * st.kappa) and st.active
+    assert lin.at(float(sig[4])).kappa == 0.0  # percent 0.5: outside the window
+    assert lin.planned_strengths() == pytest.approx([1.0, 1 - 0.125 / 0.45, 1 - 0.25 / 0.45, 1 - 0.375 / 0.45], abs=1e-6)
+    by_step = lp.ScheduleClock(lp.ALGParams(schedule="linear", schedule_by="step", window_end=0.5), sig, p2s)
+    assert [round(by_step.at(float(s)).kappa, 6) for s in sig[:-1]] == [1.0, 0.714286, 0.428571, 0.142857, 0, 0, 0, 0]
+    assert by_step.at(float(sig[1])).progress == pytest.approx(1 / 7)
+
+
+def test_schedule_clock_solver_stages_and_sample_sigmas():
+    import torch
+
+    p2s = _flow()
+    sig = [1.0, 0.9, 0.5, 0.2, 0.0]
+    per_call = lp.ScheduleClock(lp.ALGParams(schedule="linear", window_end=0.9), sig, p2s)
+    per_step = lp.ScheduleClock(lp.ALGParams(schedule="linear", window_end=0.9), sig, p2s, per_step=True)
+    mid = 0.7  # a Heun stage between steps 1 and 2: step 1
+    assert per_call.at(mid).step == per_step.at(mid).step == 1
+    assert per_step.at(mid).kappa == per_step.at(0.9).kappa != per_call.at(mid).kappa
+    assert per_call.at(torch.tensor([0.9, 0.5])).sigma == pytest.approx(0.9)  # entry 0 of a [B] tensor
+    sub = torch.tensor([0.5, 0.2, 0.0])  # KSamplerAdvanced's second half: its own schedule
+    assert per_call.at(0.2, sub).step == 1 and per_call.schedule(sub) is per_call.schedule(sub)
+    assert per_call.schedule() == pytest.approx(sig)
