@@ -2,10 +2,12 @@
 // (mounted by both the LiteGraph and the Vue node renderers), redrawn on the next animation frame when a
 // watched widget changes, the canvas resizes or the node is configured; observers go away with the node.
 
-// addCanvasWidget(node, { name, className, minHeight, watch, onWatch, draw }) → redraw()
+// addCanvasWidget(node, { name, className, minHeight, watch, onWatch, draw, key }) → redraw()
 //   watch:   widget names whose change redraws; onWatch(): called first (e.g. to drop stale results)
 //   draw(canvas, info): paints the canvas (CSS pixels; the context is scaled by devicePixelRatio)
-export function addCanvasWidget(node, { name, className, minHeight, watch = [], onWatch, draw }) {
+//   key():   optional; read on every canvas frame the node is drawn in, and a change redraws (for drawings that
+//            depend on other nodes, e.g. the cfg of the sampler a MODEL reaches)
+export function addCanvasWidget(node, { name, className, minHeight, watch = [], onWatch, draw, key }) {
   const root = document.createElement("div");
   root.className = className;
   root.style.cssText = "display:flex;flex-direction:column;width:100%;height:100%;";
@@ -14,13 +16,15 @@ export function addCanvasWidget(node, { name, className, minHeight, watch = [], 
   const info = document.createElement("div");
   info.style.cssText = "font:10px sans-serif;color:#aaa;padding:2px 4px;word-break:break-all;";
   root.append(canvas, info);
-  node.addDOMWidget(name, "inertia_canvas", root, { serialize: false, hideOnZoom: false, getMinHeight: () => minHeight });
-  let pending = false;
+  let pending = false, lastKey;
   const redraw = () => {
     if (pending) return;
     pending = true;
-    requestAnimationFrame(() => { pending = false; draw(canvas, info); });
+    requestAnimationFrame(() => { pending = false; lastKey = key?.(); draw(canvas, info); });
   };
+  const onDraw = key && (() => { if (key() !== lastKey) redraw(); });
+  node.addDOMWidget(name, "inertia_canvas", root,
+                    { serialize: false, hideOnZoom: false, getMinHeight: () => minHeight, onDraw });
   for (const w of node.widgets?.filter((w) => watch.includes(w.name)) || []) {
     const cb = w.callback;
     w.callback = function () { const r = cb?.apply(this, arguments); onWatch?.(w.name); redraw(); return r; };

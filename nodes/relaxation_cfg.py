@@ -244,7 +244,7 @@ def apply_relaxation(model, params: RelaxationParams, guidance: str = "auto"):
     return m, mode
 
 
-_SCHEDULE_INPUTS = lambda: [  # noqa: E731 - shared by both nodes
+_SCHEDULE_INPUTS = lambda: [  # noqa: E731
     io.Float.Input("beta", default=PAPER_BETA, min=-1.0, max=1.0, step=0.01,
                    tooltip="β in s(σ) = s_min + (s_base − s_min)(1 − β·σ̂^p). 0.75 = paper's best (relaxes "
                            "guidance at high noise); 0 = stock CFG; negative = the paper's 'Boost'."),
@@ -294,8 +294,26 @@ class RelaxationCFG(io.ComfyNode):
         return io.NodeOutput(m, ui=ui.PreviewText(text))
 
 
+def relaxation_on(model) -> tuple[RelaxationParams, str, tuple] | None:
+    """The Relaxation CFG schedule a ModelPatcher carries, as the sampler will apply it.
+
+    Returns ``(params, mode, section_betas)``: ``mode`` ``"cfg"`` (read from the
+    ``sampler_cfg_function`` slot) or ``"embedded"`` (the ``APPLY_MODEL`` wrapper under :data:`KEY`);
+    ``section_betas`` is FramePack History Controls' per-section β list (empty if none). ``None`` when the
+    model carries no Relaxation CFG: none was applied, its settings were neutral, or a later node replaced
+    the cfg function (then the sampler no longer applies it either).
+    """
+    params = patching.fact(model.model_options.get("sampler_cfg_function"), "relaxation")
+    if isinstance(params, RelaxationParams):
+        return params, "cfg", ()
+    params, betas = _embedded_on(model)
+    if params is not None:
+        return params, "embedded", betas
+    return None
+
+
 class RelaxationCFGPreview(io.ComfyNode):
-    """SIGMAS → plot + per-step table of the Relaxation CFG schedule."""
+    """MODEL + SIGMAS → plot + per-step table of the Relaxation CFG schedule the model carries."""
 
     @classmethod
     def define_schema(cls):
@@ -304,17 +322,19 @@ class RelaxationCFGPreview(io.ComfyNode):
             display_name="Relaxation CFG Preview",
             category="Inertia/guidance",
             is_output_node=True,
-            description=("Shows the guidance scale Relaxation CFG applies at each step of a sigma schedule "
+            description=("Shows the guidance scale the patched model applies at each step of a sigma schedule "
                          "(from BasicScheduler or any scheduler node): a plot of s against step and against σ, "
-                         "and a per-step table."),
+                         "and a per-step table. The schedule is read from the Relaxation CFG patch on the model, "
+                         "so it always matches what the sampler will do."),
             inputs=[
-                io.Sigmas.Input("sigmas", tooltip="The schedule to preview, [steps+1] model sigmas."),
-                *_SCHEDULE_INPUTS(),
+                io.Model.Input("model", tooltip="The model out of Relaxation CFG (or any node after it). Its "
+                                                "schedule and its own model_sampling (shift included) are used."),
+                io.Sigmas.Input("sigmas", tooltip="The schedule to preview, [steps+1] sigmas of this model "
+                                                  "(e.g. BasicScheduler on the same model)."),
                 io.Float.Input("cfg", default=6.0, min=0.0, max=100.0, step=0.1,
-                               tooltip="The sampler's cfg (or the distilled guidance); used where s_base is 0."),
-                io.Model.Input("model", optional=True,
-                               tooltip="Optional: the model, to normalise σ with its own model_sampling "
-                                       "(shift included). Without it the sigmas are read as flow-matching σ in [0,1]."),
+                               tooltip="The sampler's cfg (cfg mode) or the distilled guidance, e.g. FluxGuidance "
+                                       "(embedded mode). Used only where the patch's s_base is 0, which means "
+                                       "'the sampler's own value'; set it to the value your sampler uses."),
             ],
             outputs=[
                 io.Image.Output(display_name="plot", tooltip="[1,H,W,3] plot of s vs step and s vs σ."),
@@ -323,27 +343,36 @@ class RelaxationCFGPreview(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, sigmas, beta, decay_power, s_min, s_base, cfg, model=None) -> io.NodeOutput:
+    def execute(cls, model, sigmas, cfg) -> io.NodeOutput:
+        """Raises InertiaInputError: ``sigmas`` above the model's sigma_max (a schedule of another model),
+        or ``cfg`` below the patch's ``s_min`` where ``s_base`` is 0."""
         from .plot import schedule_plot
 
-        params = RelaxationParams(beta=beta, decay_power=decay_power, s_min=s_min, s_base=s_base)
-        base = params.base(cfg)
-        check_s_min(s_min, base, "cfg" if s_base == 0 else "s_base")
-        if model is not None:
-            ms = model.get_model_object("model_sampling")
-            lo, hi, kind = float(ms.sigma_min), float(ms.sigma_max), sampling_parameterization(ms)
+        ms = model.get_model_object("model_sampling")
+        lo, hi, kind = float(ms.sigma_min), float(ms.sigma_max), sampling_parameterization(ms)
+        top = float(torch.as_tensor(sigmas).max())
+        if top > hi * (1 + 1e-3) + 1e-6:
+            raise InertiaInputError("sigmas", f"max {top:.4g}",
+                                    "make the sigmas from this model (BasicScheduler with the same MODEL)",
+                                    f"is above this model's sigma_max {hi:.4g}, so it is another model's schedule")
+        found = relaxation_on(model)
+        if found is None:  # stock guidance: the sampler's value at every step
+            params, mode, betas = RelaxationParams(beta=0.0, decay_power=1.0, s_min=0.0, s_base=0.0), None, ()
         else:
-            if float(torch.as_tensor(sigmas).max()) > 1.0 + 1e-6:
-                raise InertiaInputError("sigmas", f"max {float(sigmas.max()):.3g}",
-                                        "connect the model input so σ can be normalised with its own sampling",
-                                        "is above 1, so it is not a flow-matching schedule")
-            lo, hi, kind = 0.0, 1.0, "flow"
+            params, mode, betas = found
+        base = params.base(cfg)
+        if found is not None:
+            check_s_min(params.s_min, base, "cfg" if params.s_base == 0 else "s_base")
         rows = schedule_table(sigmas, lo, hi, kind, base, params)
         table = "step\tsigma\tsigma_hat\tscale\n" + "\n".join(
             f"{r['step']}\t{r['sigma']:.5f}\t{r['sigma_hat']:.5f}\t{r['scale']:.5f}" for r in rows)
         curve = lambda sh: relaxation_scale(sh, base, params)  # noqa: E731
-        image = schedule_plot(rows, curve, title=f"Relaxation CFG  beta={beta:g}  p={decay_power:g}  "
-                                                  f"s_min={s_min:g}  s_base={base:g}")
+        if found is None:
+            title = f"No Relaxation CFG on this model: guidance {base:g} at every step"
+        else:
+            title = (f"Relaxation CFG ({mode})  beta={params.beta:g}  p={params.decay_power:g}  "
+                     f"s_min={params.s_min:g}  s_base={base:g}" + ("  (per-section betas: base shown)" if betas else ""))
+        image = schedule_plot(rows, curve, title=title)
         return io.NodeOutput(image, table, ui=ui.PreviewImage(image, cls=cls))
 
 

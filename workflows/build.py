@@ -1,11 +1,24 @@
-"""Build the bundled workflows from one spec each, in UI format and API format.
+"""Build the bundled workflows from one spec each: UI format, API format and the Templates-browser metadata.
 
-    python workflows/build.py          # (re)write workflows/*.json and workflows/api/*.json
-    python workflows/build.py --check  # exit 1 if the files on disk differ from the specs
+    python workflows/build.py               # (re)write workflows/*.json, workflows/api/*.json, workflows/meta/index.json
+    python workflows/build.py --check       # exit 1 if the files on disk differ from the specs
+    python workflows/build.py --thumbnails  # (re)render workflows/<name>.jpg in the real frontend (headless Chromium)
+    python workflows/build.py --stage-media DIR  # put every media file the workflows load into DIR (ComfyUI/input)
 
-UI format (``workflows/<name>.json``) is what ComfyUI's Templates browser lists and the
-graph editor loads; API format (``workflows/api/<name>.json``) is what ``/prompt`` takes
-(``python -m nodes.headless``). Both come from the same spec, so they cannot drift apart.
+UI format (``workflows/<name>.json``) is what ComfyUI's Templates browser lists and the graph editor loads;
+API format (``workflows/api/<name>.json``) is what ``/prompt`` takes (``python -m nodes.headless``). Both come
+from the same spec, so they cannot drift apart.
+
+Templates browser (ComfyUI frontend 1.27.10, the one v0.3.64 pins): a custom-node template is a file name, shown
+as both its title and its description, with ``<name>.jpg`` next to it as the thumbnail, in the server's directory
+order. ``workflows/meta/index.json`` (written here, in the shape of ComfyUI's own ``templates/index.json``) holds
+the titles, one-line descriptions and the order; ``js/templates.js`` hands it to the browser. Without that script
+the browser falls back to file names.
+
+Layout: every node belongs to a stage (:data:`STAGES`, from its class or the spec's ``stages``); each stage is a
+labelled group, the groups run left to right (load → condition → patch → sample → decode/save) and nodes are
+sized from their widgets so that nothing overlaps, image previews included (checked in the real frontend by
+``tests/e2e/test_browser.py``).
 
 Widget order and defaults are read from the real node definitions of a ComfyUI
 (``$COMFYUI_PATH``, the custom_nodes parent, or ``~/comfy/ComfyUI``: ``nodes/headless/comfy_env.py``)
@@ -41,12 +54,101 @@ MODEL_URLS = {
     "wan2.1_vace_1.3B_fp16.safetensors": (f"{HF_WAN}/diffusion_models/wan2.1_vace_1.3B_fp16.safetensors", "diffusion_models"),
 }
 
-#: Real start/end images for FramePack (the input and a frame of ComfyUI's Wan 2.2 FLF template).
+# --------------------------------------------------------------------------- media
+
+MEDIA_VIDEO_PACKAGE = "comfyui-workflow-templates-media-video"  # PyPI; installed with ComfyUI (its requirements.txt)
+
+#: Every media file a workflow loads, by its name in ComfyUI/input: (PyPI package, file in the package's
+#: ``templates/`` folder, what it shows). The files are the preview media of ComfyUI's official templates. Load
+#: Video reads video files only, and the package holds animated WebP: a ``<stem>.mp4`` here is the MP4 of
+#: ``<stem>.webp`` (same frames and frame rate), made by :func:`stage_media`.
+MEDIA = {
+    "video_wan2_2_14B_i2v-2.webp": (MEDIA_VIDEO_PACKAGE, "video_wan2_2_14B_i2v-2.webp",
+                                    "a still, the input of ComfyUI's Wan 2.2 image-to-video template"),
+    "video_wan2_2_14B_flf2v-2.webp": (MEDIA_VIDEO_PACKAGE, "video_wan2_2_14B_flf2v-2.webp",
+                                      "a still, the end frame of ComfyUI's Wan 2.2 first-last-frame template"),
+    "video_wan_vace_14B_v2v-1.mp4": (MEDIA_VIDEO_PACKAGE, "video_wan_vace_14B_v2v-1.webp",
+                                     "a 3 s clip of a dancer (90 frames, 30 fps, 350×350), the preview of ComfyUI's "
+                                     "Wan VACE video-to-video template"),
+    "video_wan_vace_outpainting-1.mp4": (MEDIA_VIDEO_PACKAGE, "video_wan_vace_outpainting-1.webp",
+                                         "a 3 s portrait clip (45 frames, 15 fps, 350×350), the preview of ComfyUI's "
+                                         "Wan VACE outpainting template"),
+    "video_wan_vace_inpainting-2.mp4": (MEDIA_VIDEO_PACKAGE, "video_wan_vace_inpainting-2.webp",
+                                        "a 3 s clip of a boy and a dog on a path (90 frames, 30 fps, 350×350), the "
+                                        "preview of ComfyUI's Wan VACE inpainting template"),
+}
+EXAMPLE_IMAGE = "video_wan2_2_14B_i2v-2.webp"
 EXAMPLE_END_IMAGE = "video_wan2_2_14B_flf2v-2.webp"
 
-#: A real image from the official template media package comfyui-workflow-templates-media-video
-#: (the input of ComfyUI's Wan 2.2 I2V template). Copy it into ComfyUI/input, or pick your own.
-EXAMPLE_IMAGE = "video_wan2_2_14B_i2v-2.webp"
+
+def media_source(name: str) -> Path | None:
+    """The file in the installed template media package that ``name`` (a :data:`MEDIA` key) comes from."""
+    package, file, _what = MEDIA[name]
+    spec = importlib.util.find_spec(package.replace("-", "_"))
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "templates" / file
+    return path if path.is_file() else None
+
+
+def webp_to_mp4(src: Path, dst: Path) -> tuple[int, float]:
+    """Write the frames of animated WebP ``src`` to H.264 MP4 ``dst`` at the WebP's own frame rate.
+
+    Pillow decodes the WebP (PyAV's FFmpeg cannot); PyAV, which ComfyUI's video nodes use, encodes.
+    Returns ``(frames, fps)``.
+    """
+    from fractions import Fraction
+
+    import av
+    from PIL import Image
+
+    im = Image.open(src)
+    frames, durations = [], []
+    for i in range(getattr(im, "n_frames", 1)):
+        im.seek(i)
+        im.load()
+        frames.append(im.convert("RGB").copy())
+        durations.append(im.info.get("duration") or 0)
+    mean = sum(durations) / len(durations) if any(durations) else 0
+    fps = round(1000.0 / mean) if mean else 16
+    w, h = (frames[0].width // 2) * 2, (frames[0].height // 2) * 2
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(dst), mode="w") as out:
+        stream = out.add_stream("h264", rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": "18"}
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_image(f.crop((0, 0, w, h)))):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return len(frames), float(fps)
+
+
+def stage_media(input_dir: Path, names=None) -> list[Path]:
+    """Put each media file ``names`` (default: all of :data:`MEDIA`) into ``input_dir`` (ComfyUI/input), from
+    the template media package: copied, or converted to MP4 where the name says so. Existing files are kept.
+
+    Raises:
+        FileNotFoundError: the media package is not installed (``pip install comfyui-workflow-templates-media-video``).
+    """
+    import shutil
+
+    done = []
+    for name in sorted(names if names is not None else MEDIA):
+        dst = Path(input_dir) / name
+        if not dst.is_file():
+            src = media_source(name)
+            if src is None:
+                raise FileNotFoundError(f"{name}: {MEDIA[name][1]} not found; install the PyPI package {MEDIA[name][0]}")
+            if dst.suffix == ".mp4" and src.suffix == ".webp":
+                webp_to_mp4(src, dst)
+            else:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dst)
+        done.append(dst)
+    return done
+
 
 WAN_NEGATIVE = ("色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，丑陋的，"
                 "残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走")
@@ -57,9 +159,11 @@ def L(node: str, slot: int = 0):
     return ("link", node, slot)
 
 
-def hunyuan_t2v_nodes(prompt: str, patches: list[tuple], prefix: str, extra: list[tuple] = ()):
+# --------------------------------------------------------------------------- graphs
+
+def hunyuan_t2v_nodes(prompt: str, patches: list[tuple], prefix: str, preview: bool = False):
     """HunyuanVideo T2V graph (as ComfyUI's template: FluxGuidance 6, shift 7, SamplerCustomAdvanced) with
-    ``patches`` chained after the shift; ``extra`` nodes are appended (they may link to "shift" or "sigmas")."""
+    ``patches`` chained after the shift; ``preview`` adds the Relaxation CFG Preview of the patched model."""
     nodes = [
         ("unet", "UNETLoader", {"unet_name": "hunyuan_video_t2v_720p_bf16.safetensors", "weight_dtype": "default"}),
         ("clip", "DualCLIPLoader", {"clip_name1": "clip_l.safetensors", "clip_name2": "llava_llama3_fp8_scaled.safetensors",
@@ -67,6 +171,7 @@ def hunyuan_t2v_nodes(prompt: str, patches: list[tuple], prefix: str, extra: lis
         ("vae", "VAELoader", {"vae_name": "hunyuan_video_vae_bf16.safetensors"}),
         ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": prompt}, "Prompt"),
         ("guidance", "FluxGuidance", {"conditioning": L("pos"), "guidance": 6.0}),
+        ("latent", "EmptyHunyuanLatentVideo", {"width": 848, "height": 480, "length": 73, "batch_size": 1}),
         ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 7.0}),
     ]
     last = "shift"
@@ -74,7 +179,6 @@ def hunyuan_t2v_nodes(prompt: str, patches: list[tuple], prefix: str, extra: lis
         nodes.append((key, cls, {"model": L(last), **inputs}))
         last = key
     nodes += [
-        ("latent", "EmptyHunyuanLatentVideo", {"width": 848, "height": 480, "length": 73, "batch_size": 1}),
         ("noise", "RandomNoise", {"noise_seed": 42}),
         ("sampler", "KSamplerSelect", {"sampler_name": "euler"}),
         ("sigmas", "BasicScheduler", {"model": L(last), "scheduler": "simple", "steps": 20, "denoise": 1.0}),
@@ -87,7 +191,9 @@ def hunyuan_t2v_nodes(prompt: str, patches: list[tuple], prefix: str, extra: lis
         ("save", "SaveVideo", {"video": L("video"), "filename_prefix": f"inertia/{prefix}", "format": "auto",
                                "codec": "auto"}),
     ]
-    return nodes + list(extra)
+    if preview:
+        nodes.append(("preview", "RelaxationCFGPreview", {"model": L(last), "sigmas": L("sigmas"), "cfg": 6.0}))
+    return nodes
 
 
 def wan_i2v_nodes(prompt: str, patches: list[tuple], cfg: float = 5.0, steps: int = 30, prefix: str = "wan21_i2v"):
@@ -98,9 +204,9 @@ def wan_i2v_nodes(prompt: str, patches: list[tuple], cfg: float = 5.0, steps: in
         ("vae", "VAELoader", {"vae_name": "wan_2.1_vae.safetensors"}),
         ("clip_vision", "CLIPVisionLoader", {"clip_name": "clip_vision_h.safetensors"}),
         ("image", "LoadImage", {"image": EXAMPLE_IMAGE}, "Start image"),
-        ("vision", "CLIPVisionEncode", {"clip_vision": L("clip_vision"), "image": L("image"), "crop": "none"}),
         ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": prompt}, "Positive prompt"),
         ("neg", "CLIPTextEncode", {"clip": L("clip"), "text": WAN_NEGATIVE}, "Negative prompt"),
+        ("vision", "CLIPVisionEncode", {"clip_vision": L("clip_vision"), "image": L("image"), "crop": "none"}),
         ("i2v", "WanImageToVideo", {"positive": L("pos"), "negative": L("neg"), "vae": L("vae"), "width": 832,
                                     "height": 480, "length": 81, "batch_size": 1, "clip_vision_output": L("vision"),
                                     "start_image": L("image")}),
@@ -122,16 +228,6 @@ def wan_i2v_nodes(prompt: str, patches: list[tuple], cfg: float = 5.0, steps: in
     return nodes
 
 
-WAN_I2V_FILES = """**Model files** (ComfyUI/models/…):
-- diffusion_models/wan2.1_i2v_480p_14B_fp16.safetensors
-- text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors
-- clip_vision/clip_vision_h.safetensors
-- vae/wan_2.1_vae.safetensors
-
-**Start image**: `video_wan2_2_14B_i2v-2.webp` from the official template media package
-(`comfyui-workflow-templates-media-video`, installed with ComfyUI); copy it into ComfyUI/input or load your own.
-"""
-
 RELAX = ("relax", "RelaxationCFG", {"beta": 0.75, "decay_power": 0.7, "s_min": 1.0, "s_base": 0.0, "guidance": "auto"})
 UNLEARN = ("unlearn", "TemporalUnlearning", {"sigma_blur": 0.6, "apply_to": "kv", "start_percent": 0.0,
                                              "end_percent": 1.0, "blocks": "all", "protect_anchor_frames": True,
@@ -139,74 +235,6 @@ UNLEARN = ("unlearn", "TemporalUnlearning", {"sigma_blur": 0.6, "apply_to": "kv"
 ALG_PAPER = ("alg", "ALG", {"preset": "paper defaults for the model family", "guidance_form": "paper",
                             "schedule_by": "sigma", "filter": "down_up", "resize_factor": 0.4, "blur_sigma": 1.0,
                             "schedule": "interval", "window_start": 0.0, "window_end": 0.2, "decay_rate": 10.0})
-
-# Each spec: name, note (MarkdownNote text), nodes = [(key, class_type, inputs, title?)]
-SPECS = [
-    {
-        "name": "wan21_t2v_relaxation_cfg",
-        "note": """## Wan 2.1 T2V 1.3B + Relaxation CFG
-
-**What it shows.** Relaxation CFG (Static Death paper, eq. 2, Table 1's best row β = 0.75, p = 0.7):
-guidance is relaxed at high noise, s(σ) = s_min + (cfg − s_min)(1 − β·σ̂^p), so the first steps are free
-to lay out motion the prompt asks for, and full cfg returns as σ → 0.
-
-**What to expect.** Compared with the same seed without the node: more motion and change, similar detail.
-The Relaxation CFG Preview node plots the scale applied at every step of this schedule.
-
-**Model files** (ComfyUI/models/…):
-- diffusion_models/wan2.1_t2v_1.3B_fp16.safetensors
-- text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors
-- vae/wan_2.1_vae.safetensors
-""",
-        "nodes": [
-            ("unet", "UNETLoader", {"unet_name": "wan2.1_t2v_1.3B_fp16.safetensors", "weight_dtype": "default"}),
-            ("clip", "CLIPLoader", {"clip_name": "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "type": "wan", "device": "default"}),
-            ("vae", "VAELoader", {"vae_name": "wan_2.1_vae.safetensors"}),
-            ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": "a red fox runs across a snowy meadow, then leaps "
-                                       "into the air and disappears behind a tree, tracking camera"}, "Positive prompt"),
-            ("neg", "CLIPTextEncode", {"clip": L("clip"), "text": WAN_NEGATIVE}, "Negative prompt"),
-            ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 8.0}),
-            ("relax", "RelaxationCFG", {"model": L("shift"), "beta": 0.75, "decay_power": 0.7, "s_min": 1.0,
-                                        "s_base": 0.0, "guidance": "cfg"}),
-            ("latent", "EmptyHunyuanLatentVideo", {"width": 832, "height": 480, "length": 81, "batch_size": 1}),
-            ("ksampler", "KSampler", {"model": L("relax"), "seed": 42, "steps": 30, "cfg": 6.0,
-                                      "sampler_name": "uni_pc", "scheduler": "simple", "positive": L("pos"),
-                                      "negative": L("neg"), "latent_image": L("latent"), "denoise": 1.0}),
-            ("decode", "VAEDecode", {"samples": L("ksampler"), "vae": L("vae")}),
-            ("video", "CreateVideo", {"images": L("decode"), "fps": 16.0}),
-            ("save", "SaveVideo", {"video": L("video"), "filename_prefix": "inertia/wan21_t2v_relaxation",
-                                   "format": "auto", "codec": "auto"}),
-            ("sigmas", "BasicScheduler", {"model": L("shift"), "scheduler": "simple", "steps": 30, "denoise": 1.0},
-             "Schedule to preview"),
-            ("preview", "RelaxationCFGPreview", {"sigmas": L("sigmas"), "beta": 0.75, "decay_power": 0.7, "s_min": 1.0,
-                                                 "s_base": 0.0, "cfg": 6.0, "model": L("shift")}),
-        ],
-    },
-    {
-        "name": "hunyuan_t2v_relaxation_embedded",
-        "note": """## HunyuanVideo T2V + Relaxation CFG (embedded guidance)
-
-**What it shows.** HunyuanVideo is guidance-distilled: guidance is an input of the model (FluxGuidance, 6),
-not a CFG mix. Relaxation CFG in *embedded* mode rewrites that input per step to
-s(σ) = s_min + (6 − s_min)(1 − β·σ̂^p) (β = 0.75, p = 0.7), so early steps are less bound to the prompt's
-static reading and later steps get the full guidance back. The sampler's cfg stays 1: no extra passes.
-
-**What to expect.** More motion and change than the stock template at the same seed.
-
-**Model files** (ComfyUI/models/…):
-- diffusion_models/hunyuan_video_t2v_720p_bf16.safetensors
-- text_encoders/clip_l.safetensors and text_encoders/llava_llama3_fp8_scaled.safetensors
-- vae/hunyuan_video_vae_bf16.safetensors
-""",
-        "nodes": hunyuan_t2v_nodes(
-            "a magician in a dark theatre raises his cape, spins once and vanishes in a puff of smoke",
-            [("relax", "RelaxationCFG", {"beta": 0.75, "decay_power": 0.7, "s_min": 1.0, "s_base": 0.0,
-                                         "guidance": "embedded"})],
-            prefix="hunyuan_t2v_relaxation",
-            extra=[("preview", "RelaxationCFGPreview", {"sigmas": L("sigmas"), "beta": 0.75, "decay_power": 0.7,
-                                                        "s_min": 1.0, "s_base": 0.0, "cfg": 6.0, "model": L("shift")})]),
-    },
-]
 
 
 def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.0, patches: list[tuple] = (),
@@ -223,14 +251,14 @@ def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.
         ("start_image", "LoadImage", {"image": EXAMPLE_IMAGE}, "Start image"),
         ("end_image", "LoadImage", {"image": EXAMPLE_END_IMAGE}, "End image"),
         ("start_px", "ImageScale", {"image": L("start_image"), "upscale_method": "bilinear", "width": 640,
-                                    "height": 640, "crop": "center"}, "Start image at the 640 bucket"),
+                                    "height": 640, "crop": "center"}, "Start image at 640×640"),
         ("end_px", "ImageScale", {"image": L("end_image"), "upscale_method": "bilinear", "width": 640,
-                                  "height": 640, "crop": "center"}, "End image at the 640 bucket"),
+                                  "height": 640, "crop": "center"}, "End image at 640×640"),
+        ("prompt", "CLIPTextEncode", {"clip": L("clip"), "text": prompt}, "Prompt"),
         ("start_vision", "CLIPVisionEncode", {"clip_vision": L("siglip"), "image": L("start_px"), "crop": "center"}),
         ("end_vision", "CLIPVisionEncode", {"clip_vision": L("siglip"), "image": L("end_px"), "crop": "center"}),
         ("start_latent", "VAEEncode", {"pixels": L("start_px"), "vae": L("vae")}),
         ("end_latent", "VAEEncode", {"pixels": L("end_px"), "vae": L("vae")}),
-        ("prompt", "CLIPTextEncode", {"clip": L("clip"), "text": prompt}, "Prompt"),
     ]
     last = "model"
     for key, cls, inputs in patches:
@@ -254,7 +282,7 @@ def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.
     ]
     if meter:
         nodes += [
-            ("frame_mask", "SolidMask", {"value": 0.0, "width": 640, "height": 640}, "Whole frame (keep)"),
+            ("frame_mask", "SolidMask", {"value": 0.0, "width": 640, "height": 640}, "Whole frame"),
             ("subject_box", "SolidMask", {"value": 1.0, "width": 320, "height": 480}, "Subject box"),
             ("subject", "MaskComposite", {"destination": L("frame_mask"), "source": L("subject_box"), "x": 160,
                                           "y": 80, "operation": "add"}, "Subject region"),
@@ -264,173 +292,12 @@ def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.
     return nodes
 
 
-FRAMEPACK_FILES = """**Model files** (ComfyUI/models/…):
-- diffusion_models/{model}
-- text_encoders/clip_l.safetensors and text_encoders/llava_llama3_fp16.safetensors
-- clip_vision/sigclip_vision_patch14_384.safetensors
-- vae/hunyuan_video_vae_bf16.safetensors
-
-**Images**: `video_wan2_2_14B_i2v-2.webp` (start) and `video_wan2_2_14B_flf2v-2.webp` (end) from the official
-template media package `comfyui-workflow-templates-media-video`; copy them into ComfyUI/input or load your own.
-"""
-
-SPECS += [
-    {
-        "name": "framepack_i2v_end_frame",
-        "note": """## FramePack I2V (inverted anti-drifting) with an end frame, native in ComfyUI
-
-**What it shows.** FramePack (lllyasviel, arXiv 2504.12626) as a first-class ComfyUI MODEL: the packed
-HunyuanVideo transformer loads through a ModelPatcher, and every section is sampled by ComfyUI's own
-guider and sampler, so LoRAs, model patches (this pack's Relaxation CFG, Temporal Unlearning, ALG) and
-previews apply. Sections are generated last-to-first (the original's padding order); the end image is
-the context of the first generated section.
-
-**What to expect.** A 5 s video at 30 fps that starts on the start image and ends near the end image.
-
-""" + FRAMEPACK_FILES.format(model="FramePackI2V_HY_bf16.safetensors"),
-        "nodes": framepack_nodes("inverted", "FramePackI2V_HY_bf16.safetensors",
-                                 "the woman turns around and walks towards the camera"),
-    },
-    {
-        "name": "framepack_f1_end_frame",
-        "note": """## FramePack-F1 (forward) with an end frame, native in ComfyUI
-
-**What it shows.** FramePack-F1 samples sections forward in time, each conditioned on the packed history
-(1×, 2×, 4× compression). The end image is given to the last section as extra clean context (an
-extension: the original F1 has no end frame). Model patches compose as with any ComfyUI MODEL.
-
-**What to expect.** More motion than the inverted model, with the last section pulled towards the end image.
-
-""" + FRAMEPACK_FILES.format(model="FramePack_F1_I2V_HY_20250503_bf16.safetensors"),
-        "nodes": framepack_nodes("f1", "FramePack_F1_I2V_HY_20250503_bf16.safetensors",
-                                 "the woman turns around and walks towards the camera"),
-    },
-]
-
-DISAPPEAR_PROMPT = "the woman walks out of the frame and disappears, leaving an empty background"
-DISAPPEAR_NOTE = """**What to expect.** Random and real seeds differ; with the controls the subject should leave or fade
-instead of lingering (seed 004's "Static Death"). The **Inertia Change Meter** on the output reports motion
-per frame, a dynamic-degree proxy and, for the subject box, how much of the first frame's content remains:
-compare its numbers between this workflow and its A/B twin.
-
-""" + FRAMEPACK_FILES.format(model="FramePackI2V_HY_bf16.safetensors")
-
-SPECS += [
-    {
-        "name": "framepack_disappear_controls",
-        "note": """## FramePack I2V "the subject disappears": history controls on
-
-**What it shows.** Seed 004's remedies for FramePack ignoring "disappear" prompts, all on ComfyUI's own
-sampler through MODEL patches:
-- **Relaxation CFG** (embedded) with **per-section β** (`section_betas` "0*2, 0.75*2": the first two
-  sections strict, the last two relaxed — the paper's directorial control);
-- **history low-pass by age** σ(k) = σ0·(1 + α·k) on the 2×/4× clean latents (σ0 1.0, α 0.1);
-- **history attention decay** (v_scale, strength 0.7): the noisy window listens less to old history;
-- **Temporal Unlearning** (σ_blur 0.6) on the noisy window only.
-
-""" + DISAPPEAR_NOTE,
-        "nodes": framepack_nodes("inverted", "FramePackI2V_HY_bf16.safetensors", DISAPPEAR_PROMPT, end_frame=False,
-                                 prefix="framepack_disappear_controls", meter=True, patches=[
-                                     ("relax", "RelaxationCFG", {**RELAX[2], "guidance": "embedded"}),
-                                     ("controls", "FramePackHistoryControls", {
-                                         "lowpass_sigma": 1.0, "lowpass_age_slope": 0.1, "decay_strength": 0.7,
-                                         "decay_age_slope": 0.1, "decay_mode": "v_scale", "decay_start_percent": 0.0,
-                                         "decay_end_percent": 1.0, "include_1x": False, "include_anchors": False,
-                                         "section_betas": "0*2, 0.75*2"}),
-                                     UNLEARN]),
-    },
-    {
-        "name": "framepack_disappear_stock",
-        "note": """## FramePack I2V "the subject disappears": controls off (A/B twin)
-
-**What it shows.** The same graph, prompt and seed as `framepack_disappear_controls` with every control
-removed: stock FramePack sampling on ComfyUI's sampler. Use it as the A side of an A/B comparison.
-
-""" + DISAPPEAR_NOTE,
-        "nodes": framepack_nodes("inverted", "FramePackI2V_HY_bf16.safetensors", DISAPPEAR_PROMPT, end_frame=False,
-                                 prefix="framepack_disappear_stock", meter=True),
-    },
-]
-
-SPECS += [
-    {
-        "name": "wan21_i2v_alg",
-        "note": """## Wan 2.1 I2V + ALG (Adaptive Low-Pass Guidance)
-
-**What it shows.** Image-to-video models lock onto the start image's fine detail in the first steps, so
-coarse motion never forms (Choi et al. 2025, arXiv 2506.08456). ALG shows the model a low-pass filtered
-copy of the image condition during the first 20% of the noise schedule (down/up resize 0.4, in latent
-space) and the sharp image afterwards. Guidance form `paper`: three passes while filtering,
-v = u_sharp + w·(c_lp − u_lp); two after.
-
-**What to expect.** Noticeably more motion than the stock I2V template at the same seed (the paper
-reports +36% VBench dynamic degree), with the first frame still matching the image. Costs about +15%
-sampling time at these defaults.
-
-""" + WAN_I2V_FILES,
-        "nodes": wan_i2v_nodes("the woman turns around, walks towards the camera and waves, her hair moving in the "
-                               "wind", [ALG_PAPER], prefix="wan21_i2v_alg"),
-    },
-    {
-        "name": "wan21_i2v_alg_relaxation_cfg",
-        "note": """## Wan 2.1 I2V: ALG + Relaxation CFG
-
-**What it shows.** The pairing seed 001 suggests: ALG removes the start image's high-frequency grip in the
-first steps, and Relaxation CFG (β 0.75, p 0.7) relaxes guidance at high noise so a prompt that asks for
-change can act. Relaxation CFG schedules the scale of ALG's three-pass guidance
-(v = u_sharp + s(σ)·(c_lp − u_lp)).
-
-**What to expect.** More motion and more prompt-driven change than either node alone.
-
-""" + WAN_I2V_FILES,
-        "nodes": wan_i2v_nodes("the woman turns around, walks away and disappears into the crowd",
-                               [ALG_PAPER, RELAX], prefix="wan21_i2v_alg_relaxation"),
-    },
-    {
-        "name": "wan21_i2v_relaxation_unlearning",
-        "note": """## Wan 2.1 I2V: Relaxation CFG + Temporal Unlearning (the paper's combination)
-
-**What it shows.** The Static Death paper's two interventions together: Relaxation CFG (eq. 2, β 0.75,
-p 0.7) and Temporal Unlearning (eq. 3): self-attention keys (before RoPE) and values are blurred along
-latent time with a Gaussian of σ_blur = 0.6 latent frames, which weakens the hold of the frames that
-carry the start image's state so the prompt can overwrite it. The start-image latent is protected.
-
-**What to expect.** Prompts that ask for change ("disappears", "turns into") are followed more often;
-motion is larger. Temporal Unlearning costs about +2% sampling time.
-
-""" + WAN_I2V_FILES,
-        "nodes": wan_i2v_nodes("the woman turns into a flock of birds that fly away", [RELAX, UNLEARN],
-                               prefix="wan21_i2v_relaxation_unlearning"),
-    },
-    {
-        "name": "hunyuan_t2v_relaxation_unlearning",
-        "note": """## HunyuanVideo T2V: Relaxation CFG (embedded) + Temporal Unlearning
-
-**What it shows.** The paper's combination on a guidance-distilled model: Relaxation CFG rewrites
-HunyuanVideo's embedded guidance per step (6 → s(σ), β 0.75, p 0.7) and Temporal Unlearning blurs the
-image tokens' K (before RoPE) and V along latent time (σ_blur 0.6) in its joint image+text attention;
-text tokens and the token refiner are untouched.
-
-**What to expect.** More change over time where the prompt asks for it; about +3% sampling time.
-
-**Model files** (ComfyUI/models/…):
-- diffusion_models/hunyuan_video_t2v_720p_bf16.safetensors
-- text_encoders/clip_l.safetensors and text_encoders/llava_llama3_fp8_scaled.safetensors
-- vae/hunyuan_video_vae_bf16.safetensors
-""",
-        "nodes": hunyuan_t2v_nodes(
-            "a snowman in a sunny garden slowly melts away until only a carrot and a scarf remain on the grass",
-            [("relax", "RelaxationCFG", {**RELAX[2], "guidance": "embedded"}), UNLEARN],
-            prefix="hunyuan_t2v_relaxation_unlearning"),
-    },
-]
-
-
 def vace_nodes(source: list[tuple], builder: tuple, prompt: str, negative: str = WAN_NEGATIVE,
-               reference: str | None = None, prefix: str = "vace"):
+               reference: str | None = None, prefix: str = "vace", fps=16.0):
     """Wan 2.1 VACE 1.3B graph: ``source`` nodes, a mask ``builder`` (outputs control_video, control_masks,
     width, height, length) feeding core's WanVaceToVideo, the latent-mask preview, sampling and decoding.
-    ``reference``: key of a node whose IMAGE output 0 is the reference image (prepended, trimmed after)."""
+    ``reference``: key of a node whose IMAGE output 0 is the reference image (prepended, trimmed after);
+    ``fps``: the output frame rate, a number or a link (the source clip's rate)."""
     vace_inputs = {"positive": L("pos"), "negative": L("neg"), "vae": L("vae"), "width": L(builder[0], 2),
                    "height": L(builder[0], 3), "length": L(builder[0], 4), "batch_size": 1, "strength": 1.0,
                    "control_video": L(builder[0], 0), "control_masks": L(builder[0], 1)}
@@ -440,9 +307,9 @@ def vace_nodes(source: list[tuple], builder: tuple, prompt: str, negative: str =
         ("unet", "UNETLoader", {"unet_name": "wan2.1_vace_1.3B_fp16.safetensors", "weight_dtype": "default"}),
         ("clip", "CLIPLoader", {"clip_name": "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "type": "wan", "device": "default"}),
         ("vae", "VAELoader", {"vae_name": "wan_2.1_vae.safetensors"}),
+        *source,
         ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": prompt}, "Positive prompt"),
         ("neg", "CLIPTextEncode", {"clip": L("clip"), "text": negative}, "Negative prompt"),
-        *source,
         builder,
         ("mask_view", "VACELatentMaskPreview", {"control_masks": L(builder[0], 1), "length": 0,
                                                 "control_video": L(builder[0], 0)}, "What the model sees (latent mask)"),
@@ -453,95 +320,274 @@ def vace_nodes(source: list[tuple], builder: tuple, prompt: str, negative: str =
                                   "latent_image": L("vace", 2), "denoise": 1.0}),
         ("trim", "TrimVideoLatent", {"samples": L("ksampler"), "trim_amount": L("vace", 3)}),
         ("decode", "VAEDecode", {"samples": L("trim"), "vae": L("vae")}),
-        ("video", "CreateVideo", {"images": L("decode"), "fps": 16.0}),
+        ("video", "CreateVideo", {"images": L("decode"), "fps": fps}),
         ("save", "SaveVideo", {"video": L("video"), "filename_prefix": f"inertia/{prefix}", "format": "auto",
                                "codec": "auto"}),
     ]
 
 
-def video_source(key: str, file: str, frames: int, width: int = 832, height: int = 480, title: str = "Source video"):
-    """Load a video (an animated WebP loads as a frame batch), take ``frames`` frames, resize to the working size."""
+def video_source(key: str, file: str, frames: int, width: int, height: int, title: str = "Source clip"):
+    """Core's video loading: Load Video → Get Video Components (frames, audio, fps) → the first ``frames``
+    frames (a frame cap) → resized to the working size. ``L(f"{key}_clip", 2)`` is the clip's frame rate."""
     return [
-        (f"{key}_file", "LoadImage", {"image": file}, title),
-        (f"{key}_frames", "ImageFromBatch", {"image": L(f"{key}_file"), "batch_index": 0, "length": frames}),
+        (f"{key}_file", "LoadVideo", {"file": file}, title),
+        (f"{key}_clip", "GetVideoComponents", {"video": L(f"{key}_file")}),
+        (f"{key}_frames", "ImageFromBatch", {"image": L(f"{key}_clip"), "batch_index": 0, "length": frames},
+         f"First {frames} frames"),
         (key, "ImageScale", {"image": L(f"{key}_frames"), "upscale_method": "bilinear", "width": width,
-                             "height": height, "crop": "center"}),
+                             "height": height, "crop": "center"}, f"Resize to {width}×{height}"),
     ]
 
 
 def still(key: str, file: str, title: str, width: int = 832, height: int = 480):
     return [(f"{key}_file", "LoadImage", {"image": file}, title),
             (key, "ImageScale", {"image": L(f"{key}_file"), "upscale_method": "bilinear", "width": width,
-                                 "height": height, "crop": "center"})]
+                                 "height": height, "crop": "center"}, f"{title} at {width}×{height}")]
 
 
-VACE_FILES = """**Model files** (ComfyUI/models/…):
-- diffusion_models/wan2.1_vace_1.3B_fp16.safetensors
-- text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors
-- vae/wan_2.1_vae.safetensors
+# --------------------------------------------------------------------------- specs
+# Each spec: name (file name), title + description (Templates browser; no "-" or "_" in descriptions: the
+# frontend shows them as spaces), what / change / expect (the note), nodes = [(key, class_type, inputs, title?)],
+# optional stages = {key: stage} (overrides the stage of a node's class) and labels = {stage: group label}.
 
-**Media**: real clips and frames from the official template media package `comfyui-workflow-templates-media-video`
-(animated WebP load as frame batches); copy them into ComfyUI/input, or load your own.
-The **Latent Mask Preview** node shows, per latent frame, what WanVaceToVideo will hand the model
-(kept / generated, and which pixel frame each latent mask frame is read from).
-"""
+SPECS = [
+    {
+        "name": "wan21_t2v_relaxation_cfg",
+        "title": "Wan 2.1 T2V · Relaxation CFG",
+        "description": "Text to video with more motion: guidance eases off while the scene is laid out and comes "
+                       "back for detail. Wan 2.1 1.3B.",
+        "what": "Wan 2.1 text-to-video with **Relaxation CFG**: the sampler's guidance is lowered in the first, "
+                "noisiest steps, where the layout and motion of the video are decided, and rises back to the "
+                "sampler's cfg for the detail steps. Prompts that ask for change are followed more often.",
+        "change": ["**Relaxation CFG → beta**: 0.75 relaxes (the paper's best); 0 is stock; negative values boost "
+                   "guidance early instead.",
+                   "**KSampler → cfg** stays your usual value: the curve in the Relaxation CFG node ends there.",
+                   "The prompt, as in any Wan workflow."],
+        "expect": "More motion and scene change than the same seed without the node, with similar detail. The "
+                  "**Relaxation CFG Preview** draws the guidance used at each of the 30 steps.",
+        "nodes": [
+            ("unet", "UNETLoader", {"unet_name": "wan2.1_t2v_1.3B_fp16.safetensors", "weight_dtype": "default"}),
+            ("clip", "CLIPLoader", {"clip_name": "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "type": "wan", "device": "default"}),
+            ("vae", "VAELoader", {"vae_name": "wan_2.1_vae.safetensors"}),
+            ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": "a red fox runs across a snowy meadow, then leaps "
+                                       "into the air and disappears behind a tree, tracking camera"}, "Positive prompt"),
+            ("neg", "CLIPTextEncode", {"clip": L("clip"), "text": WAN_NEGATIVE}, "Negative prompt"),
+            ("latent", "EmptyHunyuanLatentVideo", {"width": 832, "height": 480, "length": 81, "batch_size": 1}),
+            ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 8.0}),
+            ("relax", "RelaxationCFG", {"model": L("shift"), "beta": 0.75, "decay_power": 0.7, "s_min": 1.0,
+                                        "s_base": 0.0, "guidance": "cfg"}),
+            ("ksampler", "KSampler", {"model": L("relax"), "seed": 42, "steps": 30, "cfg": 6.0,
+                                      "sampler_name": "uni_pc", "scheduler": "simple", "positive": L("pos"),
+                                      "negative": L("neg"), "latent_image": L("latent"), "denoise": 1.0}),
+            ("decode", "VAEDecode", {"samples": L("ksampler"), "vae": L("vae")}),
+            ("video", "CreateVideo", {"images": L("decode"), "fps": 16.0}),
+            ("save", "SaveVideo", {"video": L("video"), "filename_prefix": "inertia/wan21_t2v_relaxation",
+                                   "format": "auto", "codec": "auto"}),
+            ("sigmas", "BasicScheduler", {"model": L("relax"), "scheduler": "simple", "steps": 30, "denoise": 1.0},
+             "Same schedule as the KSampler"),
+            ("preview", "RelaxationCFGPreview", {"model": L("relax"), "sigmas": L("sigmas"), "cfg": 6.0}),
+        ],
+        "stages": {"sigmas": "check"},
+    },
+    {
+        "name": "hunyuan_t2v_relaxation_embedded",
+        "title": "HunyuanVideo T2V · Relaxation CFG (embedded guidance)",
+        "description": "Relaxation CFG on a guidance distilled model: the guidance value is scheduled per step, "
+                       "with no extra model passes.",
+        "what": "HunyuanVideo text-to-video. HunyuanVideo takes its guidance as an input (the **FluxGuidance** "
+                "node, 6) instead of mixing two predictions. **Relaxation CFG** in *embedded* mode lowers that "
+                "input in the noisy first steps and brings it back to 6 for the detail steps.",
+        "change": ["**FluxGuidance → guidance**: the value the schedule returns to (6 as in ComfyUI's template).",
+                   "**Relaxation CFG → beta**: 0.75 relaxes, 0 is stock.",
+                   "Keep the sampler at cfg 1 (BasicGuider): there is nothing to mix."],
+        "expect": "More motion and change than ComfyUI's HunyuanVideo template at the same seed, at the same speed.",
+        "nodes": hunyuan_t2v_nodes(
+            "a magician in a dark theatre raises his cape, spins once and vanishes in a puff of smoke",
+            [("relax", "RelaxationCFG", {"beta": 0.75, "decay_power": 0.7, "s_min": 1.0, "s_base": 0.0,
+                                         "guidance": "embedded"})],
+            prefix="hunyuan_t2v_relaxation", preview=True),
+    },
+    {
+        "name": "hunyuan_t2v_relaxation_unlearning",
+        "title": "HunyuanVideo T2V · Relaxation CFG + Temporal Unlearning",
+        "description": "Both of the paper's remedies on HunyuanVideo, for prompts where something melts, vanishes "
+                       "or transforms.",
+        "what": "HunyuanVideo text-to-video with both remedies of the Static Death paper: **Relaxation CFG** "
+                "(embedded guidance, lowered early) and **Temporal Unlearning**, which softly blurs what each "
+                "frame's attention remembers of its neighbours so the state of early frames can be overwritten.",
+        "change": ["**Temporal Unlearning → sigma_blur**: 0.6 latent frames (the paper); 0 turns it off, more "
+                   "than 1.5 starts to smear motion.",
+                   "**Relaxation CFG → beta**: 0.75 relaxes, 0 is stock."],
+        "expect": "More change over time where the prompt asks for it, at about 3% more sampling time.",
+        "nodes": hunyuan_t2v_nodes(
+            "a snowman in a sunny garden slowly melts away until only a carrot and a scarf remain on the grass",
+            [("relax", "RelaxationCFG", {**RELAX[2], "guidance": "embedded"}), UNLEARN],
+            prefix="hunyuan_t2v_relaxation_unlearning"),
+    },
+    {
+        "name": "wan21_i2v_alg",
+        "title": "Wan 2.1 I2V · ALG (low-pass image guidance)",
+        "description": "Image to video that moves more: the first steps see a blurred start image, so motion "
+                       "forms before detail locks in. Wan 2.1 I2V 14B.",
+        "what": "Wan 2.1 image-to-video with **ALG** (Adaptive Low-Pass Guidance). Image-to-video models copy the "
+                "start image's fine detail so early that little motion forms. ALG shows the model a blurred copy "
+                "of the start image during the first fifth of the steps and the sharp image after that.",
+        "change": ["**ALG → window_end**: how long the image stays blurred (0.2 = the first 20% of the noise "
+                   "schedule). Longer gives more motion and a looser first frame.",
+                   "**ALG → resize_factor**: the blur strength (0.4; smaller is blurrier).",
+                   "**ALG → guidance_form**: `paper` (three model passes while blurring, best motion) or "
+                   "`single_pass` (no extra cost)."],
+        "expect": "Clearly more motion than ComfyUI's Wan I2V template at the same seed, with the first frame "
+                  "still matching the image, at about 15% more sampling time.",
+        "nodes": wan_i2v_nodes("the woman turns around, walks towards the camera and waves, her hair moving in the "
+                               "wind", [ALG_PAPER], prefix="wan21_i2v_alg"),
+    },
+    {
+        "name": "wan21_i2v_alg_relaxation_cfg",
+        "title": "Wan 2.1 I2V · ALG + Relaxation CFG",
+        "description": "Both motion aids together, for prompts that ask the scene to change. Wan 2.1 I2V 14B.",
+        "what": "Wan 2.1 image-to-video with two aids that work on different things: **ALG** loosens the grip "
+                "of the start image's detail in the first steps, and **Relaxation CFG** lowers guidance in the "
+                "same noisy steps so the prompt's change can start. Relaxation CFG also schedules ALG's guidance.",
+        "change": ["**Relaxation CFG → beta** and **ALG → window_end**: raise either for more change, lower "
+                   "either if the result drifts from the start image."],
+        "expect": "More motion and more of the change the prompt asks for than either node alone.",
+        "nodes": wan_i2v_nodes("the woman turns around, walks away and disappears into the crowd",
+                               [ALG_PAPER, RELAX], prefix="wan21_i2v_alg_relaxation"),
+    },
+    {
+        "name": "wan21_i2v_relaxation_unlearning",
+        "title": "Wan 2.1 I2V · Relaxation CFG + Temporal Unlearning",
+        "description": "Image to video that lets the subject change or leave: relaxed guidance plus a soft blur "
+                       "of what each frame remembers of the others. Wan 2.1 I2V 14B.",
+        "what": "Wan 2.1 image-to-video with the Static Death paper's two remedies: **Relaxation CFG** lowers "
+                "guidance in the noisy first steps, and **Temporal Unlearning** softly blurs what each frame's "
+                "attention remembers of its neighbours, so the start image's state can be overwritten. The frame "
+                "that carries the start image is protected.",
+        "change": ["**Temporal Unlearning → sigma_blur**: 0.6 latent frames (the paper); 0 turns it off.",
+                   "**Relaxation CFG → beta**: 0.75 relaxes, 0 is stock."],
+        "expect": "Prompts that ask for change (disappears, turns into) are followed more often, at about 2% "
+                  "more sampling time.",
+        "nodes": wan_i2v_nodes("the woman turns into a flock of birds that fly away", [RELAX, UNLEARN],
+                               prefix="wan21_i2v_relaxation_unlearning"),
+    },
+]
+
+SPECS += [
+    {
+        "name": "framepack_i2v_end_frame",
+        "title": "FramePack I2V · Start and end image",
+        "description": "FramePack inside ComfyUI's own sampler: a 5 second video from a start image towards an "
+                       "end image.",
+        "what": "**FramePack** (image-to-video on HunyuanVideo, by lllyasviel) as a normal ComfyUI model: the "
+                "loader gives a MODEL, and the **FramePack Section Sampler** samples the video section by section "
+                "with ComfyUI's own samplers, so LoRAs and model patches apply. Sections are made from the end "
+                "backwards; the end image is the context of the first one made.",
+        "change": ["**FramePack Section Sampler → total_seconds** (5) and **steps** (25).",
+                   "The start and end images: any picture; both are cropped to 640×640 here."],
+        "expect": "A 5 s video at 30 fps that starts on the start image and ends near the end image.",
+        "nodes": framepack_nodes("inverted", "FramePackI2V_HY_bf16.safetensors",
+                                 "the woman turns around and walks towards the camera"),
+    },
+    {
+        "name": "framepack_f1_end_frame",
+        "title": "FramePack F1 · Start and end image",
+        "description": "The forward FramePack F1 model, with the end image as extra context for the last section.",
+        "what": "**FramePack-F1** makes its sections forward in time, each one looking back at a compressed "
+                "history of the frames before it. The end image is given to the last section as extra context "
+                "(an addition of this pack: the original F1 has no end frame).",
+        "change": ["**FramePack Section Sampler → total_seconds** and **steps**.",
+                   "Remove the end image nodes for plain F1."],
+        "expect": "More motion than the inverted model, with the last section pulled towards the end image.",
+        "nodes": framepack_nodes("f1", "FramePack_F1_I2V_HY_20250503_bf16.safetensors",
+                                 "the woman turns around and walks towards the camera"),
+    },
+]
+
+DISAPPEAR_PROMPT = "the woman walks out of the frame and disappears, leaving an empty background"
+DISAPPEAR_EXPECT = ("With the controls the subject should leave or fade instead of lingering. The **Inertia Change "
+                    "Meter** on the output reports motion per frame and how much of the first frame's subject box "
+                    "remains: compare its numbers between the two workflows at the same seed.")
+
+SPECS += [
+    {
+        "name": "framepack_disappear_controls",
+        "title": "FramePack · Make the subject leave (controls on)",
+        "description": "History controls that let FramePack follow a prompt where the subject walks away; "
+                       "compare with the controls off twin.",
+        "what": "FramePack tends to keep the subject of the start image, even when the prompt says it leaves. "
+                "Three patches loosen that hold: **Relaxation CFG** with a stricter start and a relaxed end "
+                "(one beta per section), **FramePack History Controls** (older history is blurred more and "
+                "listened to less) and **Temporal Unlearning** on the frames being made.",
+        "change": ["**FramePack History Controls → section_betas**: `0*2, 0.75*2` keeps the first two "
+                   "sections strict and relaxes the last two.",
+                   "**decay_strength** (0.7): how much less the new frames listen to old history."],
+        "expect": DISAPPEAR_EXPECT,
+        "nodes": framepack_nodes("inverted", "FramePackI2V_HY_bf16.safetensors", DISAPPEAR_PROMPT, end_frame=False,
+                                 prefix="framepack_disappear_controls", meter=True, patches=[
+                                     ("relax", "RelaxationCFG", {**RELAX[2], "guidance": "embedded"}),
+                                     ("controls", "FramePackHistoryControls", {
+                                         "lowpass_sigma": 1.0, "lowpass_age_slope": 0.1, "decay_strength": 0.7,
+                                         "decay_age_slope": 0.1, "decay_mode": "v_scale", "decay_start_percent": 0.0,
+                                         "decay_end_percent": 1.0, "include_1x": False, "include_anchors": False,
+                                         "section_betas": "0*2, 0.75*2"}),
+                                     UNLEARN]),
+        "labels": {"check": "Measure the change"},
+    },
+    {
+        "name": "framepack_disappear_stock",
+        "title": "FramePack · Make the subject leave (controls off)",
+        "description": "The same graph, prompt and seed without any control: the A side of the comparison.",
+        "what": "The graph of *FramePack · Make the subject leave (controls on)* with every control removed: "
+                "stock FramePack sampling on ComfyUI's sampler, as the A side of an A/B comparison.",
+        "change": ["Nothing, to keep the comparison fair; change the prompt or seed in both workflows."],
+        "expect": DISAPPEAR_EXPECT,
+        "nodes": framepack_nodes("inverted", "FramePackI2V_HY_bf16.safetensors", DISAPPEAR_PROMPT, end_frame=False,
+                                 prefix="framepack_disappear_stock", meter=True),
+        "labels": {"check": "Measure the change"},
+    },
+]
+
+VACE_MASKS_EXPECT = ("The **latent mask** preview shows, per latent frame, what WanVaceToVideo hands the model "
+                     "(kept or generated) and which source frame each mask frame is read from.")
 
 SPECS += [
     {
         "name": "vace_keyframes_anchor",
-        "note": """## Wan VACE: keyframe interpolation (3 keyframes + spatial anchor)
-
-**What it shows.** The Wan VAE groups pixel frames {0}, {1..4}, {5..8}…, and WanVaceToVideo reads the
-mask of latent frame k from pixel frame ⌊(k + 0.5)·L/T⌋, so a keyframe marked on a single frame (frame 0,
-the last frame, most others) is silently ignored. The keyframe builder widens each keyframe to its whole
-VAE group and the frame the downsampler reads, so the latent mask equals the intent for every length.
-A 16-px band at the top stays known in generated frames (taken from the nearest keyframe): seed 000
-found that a partly known frame reconstructs far better than an all-generated one.
-
-**What to expect.** The video passes through the three keyframes (frames 0, 40, 80).
-
-""" + VACE_FILES,
+        "title": "Wan VACE · Keyframe interpolation",
+        "description": "Three keyframes taken from a clip, the video generated between them; every keyframe "
+                       "is kept, at any length.",
+        "what": "Wan VACE generates a video through keyframes (here frames 0, 40 and 80 of a clip). The Wan VAE "
+                "packs four frames into one latent frame, so a keyframe marked on a single frame is often "
+                "dropped; the **VACE Keyframe Builder** marks each keyframe so the model keeps it. A 16 px band "
+                "at the top of the generated frames is kept from the nearest keyframe as a spatial anchor.",
+        "change": ["**Source clip**: any video (Load Video's upload button); **First 81 frames** caps its length.",
+                   "**VACE Keyframe Builder → length** and the three frame picks (ImageFromBatch batch_index).",
+                   "**anchor_edge** `none` to generate the whole frame."],
+        "expect": "A video that passes through the three keyframes, at the source clip's frame rate. "
+                  + VACE_MASKS_EXPECT,
         "nodes": vace_nodes(
-            [*video_source("src", "video_wan_vace_14B_v2v-1.webp", 81, title="Keyframe source"),
-             ("kf0", "ImageFromBatch", {"image": L("src"), "batch_index": 0, "length": 1}),
-             ("kf1", "ImageFromBatch", {"image": L("src"), "batch_index": 40, "length": 1}),
-             ("kf2", "ImageFromBatch", {"image": L("src"), "batch_index": 80, "length": 1}),
+            [*video_source("src", "video_wan_vace_14B_v2v-1.mp4", 81, 480, 480),
+             ("kf0", "ImageFromBatch", {"image": L("src"), "batch_index": 0, "length": 1}, "Keyframe: frame 0"),
+             ("kf1", "ImageFromBatch", {"image": L("src"), "batch_index": 40, "length": 1}, "Keyframe: frame 40"),
+             ("kf2", "ImageFromBatch", {"image": L("src"), "batch_index": 80, "length": 1}, "Keyframe: frame 80"),
              ("kf01", "ImageBatch", {"image1": L("kf0"), "image2": L("kf1")}),
-             ("keyframes", "ImageBatch", {"image1": L("kf01"), "image2": L("kf2")})],
+             ("keyframes", "ImageBatch", {"image1": L("kf01"), "image2": L("kf2")}, "Keyframes in order")],
             ("builder", "VACEKeyframeBuilder", {"images": L("keyframes"), "length": 81, "indices": "",
                                                 "anchor_edge": "top", "anchor_px": 16}),
-            "a cinematic shot, smooth natural motion between the keyframes", prefix="vace_keyframes"),
-    },
-    {
-        "name": "vace_outpaint_refcrops",
-        "note": """## Wan VACE: video outpainting with reference crops
-
-**What it shows.** VACE's official outpainting semantics (direction ⊂ {left, right, up, down},
-expand_ratio, gray fill): the video is widened by 25% on the left and right and the border is generated.
-A few crops from the source frames go in as the reference image: seed 000 found that crops which
-"feel like" the outside work better than the whole frame.
-
-**What to expect.** A wider video whose new borders continue the scene.
-
-""" + VACE_FILES,
-        "nodes": vace_nodes(
-            video_source("src", "video_wan_vace_outpainting-1.webp", 45, width=640, height=480),
-            ("builder", "VACEOutpaintBuilder", {"video": L("src"), "mode": "expand", "direction": "left,right",
-                                                "expand_ratio": 0.25, "scale": 0.8}),
-            "the camera slowly pans across a wide scene, consistent lighting",
-            reference="ref_collage", prefix="vace_outpaint") + [],
+            "a woman in a white coat dances in a windy field of tall grass, smooth natural motion",
+            prefix="vace_keyframes", fps=L("src_clip", 2)),
+        "stages": {"kf0": "masks", "kf1": "masks", "kf2": "masks", "kf01": "masks", "keyframes": "masks"},
     },
     {
         "name": "vace_first_last_frame",
-        "note": """## Wan VACE: first-last frame
-
-**What it shows.** VACE's `firstlastframe` extension task: a start and an end image, 79 frames
-generated between them. Each given frame is held over its whole VAE group, so the latent mask keeps
-latent frames 0 and 20 exactly (a single marked pixel frame would be ignored).
-
-**What to expect.** A transition from the first image to the last.
-
-""" + VACE_FILES,
+        "title": "Wan VACE · First and last frame",
+        "description": "A start and an end image, 79 frames generated between them.",
+        "what": "VACE's first-last-frame task: two images, and the frames between them generated. The **VACE "
+                "Extension Builder** holds each image over its whole VAE frame group, so both are kept exactly.",
+        "change": ["**First frame** and **Last frame**: any two pictures of one scene.",
+                   "**VACE Extension Builder → generate**: frames between them (79 gives 81 in all, 5 s at 16 fps)."],
+        "expect": "A transition from the first image to the last. " + VACE_MASKS_EXPECT,
         "nodes": vace_nodes(
             [*still("first", EXAMPLE_IMAGE, "First frame"), *still("last", EXAMPLE_END_IMAGE, "Last frame")],
             ("builder", "VACEExtensionBuilder", {"mode": "firstlastframe", "generate": 79, "first": L("first"),
@@ -549,38 +595,130 @@ latent frames 0 and 20 exactly (a single marked pixel frame would be ignored).
             "a smooth transition from the first image to the last image", prefix="vace_first_last"),
     },
     {
-        "name": "vace_object_removal",
-        "note": """## Wan VACE: object removal (repaint a box, negative prompt)
-
-**What it shows.** The seed's gun-removal recipe: the object's region is marked with a box (box-shaped
-masks avoid the tinted edges tight masks give), filled gray, and regenerated with a prompt that
-describes the scene without the object and a negative prompt that names it. Regions thinner than the
-VAE's 8-px stride would vanish in the latent mask; the builder warns about them.
-
-**What to expect.** The boxed region is filled with background; the rest of the video is unchanged.
-
-""" + VACE_FILES,
+        "name": "vace_outpaint_refcrops",
+        "title": "Wan VACE · Video outpainting with reference crops",
+        "description": "Widens a clip by a quarter on each side; crops of the clip guide what the new borders show.",
+        "what": "VACE outpainting: the clip is widened by 25% on the left and right, and the new borders are "
+                "generated. Three crops from the clip's edges go in as the reference image, which helps the "
+                "new borders continue the scene rather than invent another.",
+        "change": ["**Source clip**: any video; **First 45 frames** caps its length.",
+                   "**VACE Outpaint Builder → direction** and **expand_ratio**.",
+                   "**VACE Reference Crops → count / crop_size**, or connect a picture of your own as reference."],
+        "expect": "A wider video whose new borders continue the scene, at the source clip's frame rate. "
+                  + VACE_MASKS_EXPECT,
         "nodes": vace_nodes(
-            video_source("src", "video_wan_vace_inpainting-1.webp", 45, width=640, height=480),
-            ("builder", "VACERepaintBuilder", {"video": L("src"), "bbox": "400,120,600,400", "dilate_px": 8,
+            [*video_source("src", "video_wan_vace_outpainting-1.mp4", 45, 480, 480),
+             ("crops", "VACEReferenceCrops", {"video": L("src"), "count": 3, "crop_size": 0.4, "placement": "edges",
+                                              "direction": "left,right", "frame": -1}),
+             ("ref_collage", "ImageScale", {"image": L("crops", 2), "upscale_method": "bilinear", "width": 832,
+                                            "height": 480, "crop": "disabled"}, "Reference (collage of crops)")],
+            ("builder", "VACEOutpaintBuilder", {"video": L("src"), "mode": "expand", "direction": "left,right",
+                                                "expand_ratio": 0.25, "scale": 0.8}),
+            "a young woman with a crown of white flowers smiles, soft light, the scene continues to both sides",
+            reference="ref_collage", prefix="vace_outpaint", fps=L("src_clip", 2)),
+        "stages": {"crops": "masks", "ref_collage": "masks"},
+    },
+    {
+        "name": "vace_object_removal",
+        "title": "Wan VACE · Object removal",
+        "description": "Removes an object inside a box from every frame and fills in the background.",
+        "what": "VACE repainting: a box around the object (the dog) is filled gray and regenerated with a prompt "
+                "that describes the scene without it, and a negative prompt that names it. A box works better "
+                "than a tight outline, which leaves tinted edges.",
+        "change": ["**VACE Repaint Builder → bbox**: x0,y0,x1,y1 in pixels of the resized clip (480×480).",
+                   "The prompts: describe the scene without the object; name the object in the negative prompt."],
+        "expect": "The boxed region becomes path and grass in every frame; the rest of the video is kept, at the "
+                  "source clip's frame rate. " + VACE_MASKS_EXPECT,
+        "nodes": vace_nodes(
+            video_source("src", "video_wan_vace_inpainting-2.mp4", 81, 480, 480),
+            ("builder", "VACERepaintBuilder", {"video": L("src"), "bbox": "312,296,448,472", "dilate_px": 8,
                                                "shape": "box over clip", "fill": "gray"}),
-            "an empty street scene, natural background, no objects in the foreground",
-            negative=WAN_NEGATIVE + "，枪，武器, gun, weapon, object", prefix="vace_object_removal"),
+            "a boy in a knitted sweater with a backpack walks along a sunny autumn path, grass and trees",
+            negative=WAN_NEGATIVE + "，狗，小狗，动物, dog, puppy, animal", prefix="vace_object_removal",
+            fps=L("src_clip", 2)),
     },
 ]
 
-# outpaint: the reference-crops collage is built from the source clip
-_outpaint = next(sp for sp in SPECS if sp["name"] == "vace_outpaint_refcrops")
-_i = next(i for i, n in enumerate(_outpaint["nodes"]) if n[0] == "builder")
-_outpaint["nodes"].insert(_i + 1, ("crops", "VACEReferenceCrops", {"video": L("src"), "count": 3, "crop_size": 0.4,
-                                                                    "placement": "edges", "direction": "left,right",
-                                                                    "frame": -1}))
-_outpaint["nodes"].insert(_i + 2, ("ref_collage", "ImageScale", {"image": L("crops", 2), "upscale_method": "bilinear",
-                                                                  "width": 832, "height": 480, "crop": "disabled"},
-                                   "Reference (collage of crops)"))
+#: Templates-browser order. ``testbed_*`` stands for every spec whose name starts with ``testbed_`` (the
+#: workflows that run without downloads), in SPECS order; they come first. Every spec must be placed here.
+TEMPLATE_ORDER = [
+    "testbed_*",
+    "wan21_t2v_relaxation_cfg",
+    "wan21_i2v_relaxation_unlearning",
+    "wan21_i2v_alg",
+    "wan21_i2v_alg_relaxation_cfg",
+    "hunyuan_t2v_relaxation_embedded",
+    "hunyuan_t2v_relaxation_unlearning",
+    "vace_keyframes_anchor",
+    "vace_first_last_frame",
+    "vace_outpaint_refcrops",
+    "vace_object_removal",
+    "framepack_i2v_end_frame",
+    "framepack_f1_end_frame",
+    "framepack_disappear_controls",
+    "framepack_disappear_stock",
+]
+
+
+def ordered_specs(specs=None) -> list[dict]:
+    """``specs`` (default :data:`SPECS`) in :data:`TEMPLATE_ORDER`; raises SystemExit for an unplaced spec."""
+    specs = list(SPECS if specs is None else specs)
+    out = []
+    for entry in TEMPLATE_ORDER:
+        if entry.endswith("*"):
+            out += [s for s in specs if s["name"].startswith(entry[:-1]) and s not in out]
+        else:
+            out += [s for s in specs if s["name"] == entry]
+    missing = [s["name"] for s in specs if s not in out]
+    if missing:
+        raise SystemExit(f"add {missing} to TEMPLATE_ORDER in workflows/build.py")
+    return out
+
+
+# --------------------------------------------------------------------------- notes
+
+HELP_LINE = ("Every Inertia node has a help page with the details and the sources: select the node and open its "
+             "info panel.")
+
+
+def note_text(spec: dict) -> str:
+    """The workflow's note: what it does, what to change, what to expect, model files (with links), media."""
+    parts = [f"## {spec['title']}", spec["what"], "**What to change**\n" + "\n".join(f"- {c}" for c in spec["change"]),
+             f"**What to expect.** {spec['expect']}"]
+    models = []
+    for _key, _cls, inputs, *_t in spec["nodes"]:
+        models += [v for v in inputs.values() if isinstance(v, str) and v in MODEL_URLS and v not in models]
+    parts.append("**Model files** (each into ComfyUI/models/…)\n" + "\n".join(
+        f"- [{m}]({MODEL_URLS[m][0]}?download=true) → `{MODEL_URLS[m][1]}/`" for m in models))
+    media = []
+    for _key, cls, inputs, *_t in spec["nodes"]:
+        media += [v for k, v in inputs.items() if k in ("image", "file") and isinstance(v, str) and v in MEDIA
+                  and v not in media]
+    if media:
+        lines = []
+        for m in media:
+            package, file, what = MEDIA[m]
+            made = (", converted to MP4 (Load Video reads video files only; `python workflows/build.py "
+                    "--stage-media ComfyUI/input` does it)") if m != file else ""
+            lines.append(f"- `{m}`: {what}. From `{file}` in the PyPI package `{package}`, installed with "
+                         f"ComfyUI{made}.")
+        parts.append("**Media** (into ComfyUI/input, or load your own)\n" + "\n".join(lines))
+    parts.append(HELP_LINE)
+    return "\n\n".join(parts) + "\n"
 
 
 # --------------------------------------------------------------------------- node definitions
+
+def _comfy_env():
+    """The pack's one ComfyUI lookup and pack loader (``nodes/headless/comfy_env.py``), loaded by path (stdlib only)."""
+    if "inertia_comfy_env" in sys.modules:
+        return sys.modules["inertia_comfy_env"]
+    spec = importlib.util.spec_from_file_location("inertia_comfy_env", PACK / "nodes" / "headless" / "comfy_env.py")
+    comfy_env = importlib.util.module_from_spec(spec)
+    sys.modules["inertia_comfy_env"] = comfy_env
+    spec.loader.exec_module(comfy_env)
+    return comfy_env
+
 
 def load_definitions() -> dict:
     """``{class_type: INPUT_TYPES-like info}`` from a real ComfyUI with this pack's nodes.
@@ -588,9 +726,7 @@ def load_definitions() -> dict:
     ComfyUI is found and the pack imported by ``nodes/headless/comfy_env.py`` (``$COMFYUI_PATH``, the
     custom_nodes parent, ``~/comfy/ComfyUI``), the copy the headless client and the tests use.
     """
-    spec = importlib.util.spec_from_file_location("inertia_comfy_env", PACK / "nodes" / "headless" / "comfy_env.py")
-    comfy_env = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(comfy_env)
+    comfy_env = _comfy_env()
     comfy, where = comfy_env.locate_comfyui()
     if comfy is None:
         raise SystemExit(f"build.py needs ComfyUI: set COMFYUI_PATH (looked at {where})")
@@ -599,10 +735,6 @@ def load_definitions() -> dict:
 
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
-#: extra node height for in-node previews drawn by js/ (DOM widgets)
-PREVIEW_HEIGHT = {"RelaxationCFG": 170, "RelaxationCFGPreview": 170, "VACEKeyframeBuilder": 120,
-                  "VACEExtensionBuilder": 120, "VACERepaintBuilder": 120, "VACEOutpaintBuilder": 120,
-                  "VACELatentMaskPreview": 120, "InertiaChangeMeter": 60}
 
 
 def _inputs(cls) -> list[tuple[str, object, dict, bool]]:
@@ -627,18 +759,156 @@ def _outputs(cls) -> list[tuple[str, str]]:
     return list(zip(names, types))
 
 
+# --------------------------------------------------------------------------- layout
+
+#: (stage, group label, group colour): the groups of a workflow, left to right. Empty stages are left out.
+STAGES = [
+    ("models", "Load models", "#3f789e"),
+    ("media", "Load the source media", "#8A8"),
+    ("prompt", "Prompt", "#b58b2a"),
+    ("masks", "Build the VACE masks", "#a1309b"),
+    ("condition", "Condition", "#88A"),
+    ("patch", "Patch the model", "#a1309b"),
+    ("sample", "Sample", "#3f789e"),
+    ("output", "Decode and save", "#8A8"),
+    ("check", "Check the schedule", "#444"),
+]
+#: The stage of each node class (a spec's ``stages`` overrides it per node).
+STAGE_OF = {
+    **dict.fromkeys(("UNETLoader", "CLIPLoader", "DualCLIPLoader", "VAELoader", "CLIPVisionLoader",
+                     "FramePackModelLoader"), "models"),
+    **dict.fromkeys(("LoadImage", "LoadVideo", "GetVideoComponents", "ImageFromBatch", "ImageBatch", "ImageScale"),
+                    "media"),
+    **dict.fromkeys(("CLIPTextEncode", "FluxGuidance"), "prompt"),
+    **dict.fromkeys(("VACEKeyframeBuilder", "VACEExtensionBuilder", "VACERepaintBuilder", "VACEOutpaintBuilder",
+                     "VACEReferenceCrops", "VACELatentMaskPreview"), "masks"),
+    **dict.fromkeys(("CLIPVisionEncode", "VAEEncode", "WanImageToVideo", "WanVaceToVideo", "EmptyHunyuanLatentVideo"),
+                    "condition"),
+    **dict.fromkeys(("ModelSamplingSD3", "RelaxationCFG", "TemporalUnlearning", "ALG", "FramePackHistoryControls"),
+                    "patch"),
+    **dict.fromkeys(("KSampler", "RandomNoise", "KSamplerSelect", "BasicScheduler", "BasicGuider",
+                     "SamplerCustomAdvanced", "FramePackSectionSampler", "TrimVideoLatent"), "sample"),
+    **dict.fromkeys(("VAEDecode", "VAEDecodeTiled", "CreateVideo", "SaveVideo"), "output"),
+    **dict.fromkeys(("RelaxationCFGPreview", "InertiaChangeMeter", "SolidMask", "MaskComposite"), "check"),
+}
+#: Node widths (canvas px; default :data:`NODE_W`).
+WIDTH_OF = {"CLIPTextEncode": 380, "LoadImage": 320, "LoadVideo": 400, "RelaxationCFG": 340,
+            "RelaxationCFGPreview": 340, "VACELatentMaskPreview": 360, "WanVaceToVideo": 320}
+NODE_W = 300
+#: Height the frontend adds below the widgets of a node (canvas px): in-node drawings of js/ (DOM widgets), the
+#: image/video preview of the loaders, and room for what a node shows after a run (output images and videos), so
+#: that nothing spills onto the node below.
+EXTRA_HEIGHT = {"RelaxationCFG": 150, "RelaxationCFGPreview": 150 + 170, "VACEKeyframeBuilder": 130,
+                "VACEExtensionBuilder": 130, "VACERepaintBuilder": 130, "VACEOutpaintBuilder": 130,
+                "VACELatentMaskPreview": 130 + 260, "LoadImage": 260, "LoadVideo": 430, "SaveVideo": 300,
+                "InertiaChangeMeter": 240}
+#: Fixed heights (the prompt text boxes are DOM textareas that take what they are given).
+HEIGHT_OF = {"CLIPTextEncode": 150}
+NOTE_W = 480
+SLOT_H, WIDGET_H, BODY_PAD = 20, 24, 14  # LiteGraph's slot row, widget row and body padding
+NODE_TITLE_H, GROUP_TITLE_H, GROUP_PAD = 30, 40, 20
+NODE_GAP, COL_GAP, GROUP_GAP, MAX_COL_H = 30, 30, 50, 1100
+#: The view the frontend opens a workflow with (``extra.ds``): the note's text (the frontend's textarea font,
+#: 10 px) at 11.5 px, with the note and the first groups in view.
+VIEW = {"scale": 1.15, "offset": [20, 30]}
+
+
+def note_height(text: str) -> int:
+    """Canvas height that shows the whole note without scrolling (10 px text, line height 1.6, 480 px wide)."""
+    import math
+
+    h = 40
+    for block in text.split("\n\n"):
+        for line in block.splitlines():
+            if line.startswith("## "):
+                h += 40
+            else:
+                plain = line.replace("**", "").replace("`", "")
+                if "](" in plain:  # a markdown link shows its text only
+                    plain = plain.split("](")[0] + plain.split(")", 1)[-1]
+                h += 16 * math.ceil(max(1, len(plain)) / 78) + (8 if line.startswith("- ") else 0)
+        h += 8
+    return int(math.ceil(h / 10) * 10)
+
+
+def node_height(cls_type: str, n_slots: int, n_widgets: int) -> int:
+    """Body height (without the title bar) that holds the node's slots, widgets and previews."""
+    if cls_type in HEIGHT_OF:
+        return HEIGHT_OF[cls_type]
+    return BODY_PAD + SLOT_H * n_slots + WIDGET_H * n_widgets + EXTRA_HEIGHT.get(cls_type, 0)
+
+
+def _stage_order(spec: dict) -> list[tuple[str, str, str]]:
+    labels = spec.get("labels", {})
+    return [(s, labels.get(s, label), color) for s, label, color in STAGES]
+
+
+def layout(spec: dict, boxes: dict) -> tuple[dict, list[dict]]:
+    """Positions for ``boxes`` ({key: (w, h)} in spec order) and the groups around them.
+
+    Each stage is a group; inside it nodes stand in columns by their depth within the group (a node right of
+    the nodes of its group that feed it), stacked in spec order, a new column where one would pass
+    :data:`MAX_COL_H`. Groups run left to right after the note. Returns ({key: [x, y]}, [group dicts]).
+    """
+    stage = {key: spec.get("stages", {}).get(key) or STAGE_OF.get(cls) for key, cls, *_r in spec["nodes"]}
+    unknown = [cls for key, cls, *_r in spec["nodes"] if stage[key] is None]
+    if unknown:
+        raise SystemExit(f"{spec['name']}: give {sorted(set(unknown))} a stage in STAGE_OF")
+    srcs = {key: [v[1] for v in inputs.values() if isinstance(v, tuple)] for key, _c, inputs, *_r in spec["nodes"]}
+    depth = {}
+    for key, *_r in spec["nodes"]:  # spec order is a topological order
+        depth[key] = 1 + max((depth[s] for s in srcs[key] if stage[s] == stage[key]), default=-1)
+    pos, groups = {}, []
+    x = NOTE_W + GROUP_GAP
+    top = 0
+    for gid, (st, label, color) in enumerate(_stage_order(spec), start=1):
+        keys = [k for k in boxes if stage[k] == st]
+        if not keys:
+            continue
+        columns: list[list[str]] = []
+        for d in sorted({depth[k] for k in keys}):
+            col: list[str] = []
+            h = 0
+            for k in (k for k in keys if depth[k] == d):
+                need = boxes[k][1] + NODE_TITLE_H
+                if col and h + need > MAX_COL_H:
+                    columns.append(col)
+                    col, h = [], 0
+                col.append(k)
+                h += need + NODE_GAP
+            columns.append(col)
+        cx = x + GROUP_PAD
+        bottom = 0
+        for col in columns:
+            w = max(boxes[k][0] for k in col)
+            y = top + GROUP_TITLE_H + NODE_TITLE_H + GROUP_PAD // 2
+            for k in col:
+                boxes[k] = (w, boxes[k][1])
+                pos[k] = [cx, y]
+                y += boxes[k][1] + NODE_TITLE_H + NODE_GAP
+            bottom = max(bottom, y - NODE_GAP)
+            cx += w + COL_GAP
+        width = cx - COL_GAP + GROUP_PAD - x
+        groups.append({"id": len(groups) + 1, "title": f"{len(groups) + 1}  {label}",
+                       "bounding": [x, top, width, bottom + GROUP_PAD - top], "color": color, "font_size": 24,
+                       "flags": {}})
+        x += width + GROUP_GAP
+    return pos, groups
+
+
 def build(spec: dict, defs: dict) -> tuple[dict, dict]:
     """Return (ui_workflow, api_workflow) for one spec."""
+    for field in ("title", "description", "what", "change", "expect"):
+        if not spec.get(field):
+            raise SystemExit(f"{spec['name']}: the spec needs a {field!r} (Templates browser and note)")
+    if "-" in spec["description"] or "_" in spec["description"]:
+        raise SystemExit(f"{spec['name']}: the frontend shows '-' and '_' in a description as spaces; reword it")
     ids = {key: i + 1 for i, (key, *_rest) in enumerate(spec["nodes"])}
     if len(ids) != len(spec["nodes"]):
         raise SystemExit(f"{spec['name']}: duplicate node keys")
-    api, ui_nodes, links = {}, [], []
-    depth = {}
-    for key, cls_type, inputs, *title in spec["nodes"]:
-        srcs = [v[1] for v in inputs.values() if isinstance(v, tuple)]
-        depth[key] = 1 + max((depth[s] for s in srcs), default=-1)
+    classes = {k: c for k, c, *_ in spec["nodes"]}
+    api, ui_nodes, links, boxes = {}, [], [], {}
     out_links = {key: {} for key in ids}
-    rows = {}
     for order, (key, cls_type, inputs, *title) in enumerate(spec["nodes"]):
         cls = defs[cls_type]
         nid = ids[key]
@@ -647,17 +917,19 @@ def build(spec: dict, defs: dict) -> tuple[dict, dict]:
         unknown = set(inputs) - known
         if unknown:
             raise SystemExit(f"{spec['name']}: {cls_type} has no input(s) {sorted(unknown)}")
+        rows = 0
         for name, typ, opts, optional in _inputs(cls):
             value = inputs.get(name)
             if isinstance(value, tuple):
                 _, src, slot = value
                 link_id = len(links) + 1
-                src_type = _outputs(defs[dict((k, c) for k, c, *_ in spec["nodes"])[src]])[slot][1]
+                src_type = _outputs(defs[classes[src]])[slot][1]
                 links.append([link_id, ids[src], slot, nid, len(ui_inputs), src_type])
                 out_links[src].setdefault(slot, []).append(link_id)
                 entry = {"name": name, "type": src_type, "link": link_id}
                 if _is_widget(typ):
                     entry["widget"] = {"name": name}
+                    rows += 1
                 ui_inputs.append(entry)
                 api_inputs[name] = [str(ids[src]), slot]
             elif _is_widget(typ):
@@ -666,21 +938,24 @@ def build(spec: dict, defs: dict) -> tuple[dict, dict]:
                     value = opts.get("default", options[0] if options else None)
                 api_inputs[name] = value
                 widgets.append(value)
+                rows += 1
                 if opts.get("control_after_generate") or (typ == "INT" and name in ("seed", "noise_seed")):
                     widgets.append("fixed")
+                    rows += 1
+                if opts.get("image_upload") or opts.get("video_upload") or (
+                        isinstance(typ, str) and typ == "COMBO" and opts.get("upload")):
+                    rows += 1  # the "choose file to upload" button
             elif not optional:
                 raise SystemExit(f"{spec['name']}: {cls_type}.{name} ({typ}) must be linked")
             else:
                 ui_inputs.append({"name": name, "type": typ, "link": None})
         api[str(nid)] = {"inputs": api_inputs, "class_type": cls_type,
                          "_meta": {"title": title[0] if title else cls_type}}
-        col = depth[key]
-        row = rows.get(col, 0)
-        height = 60 + 26 * (len(widgets) + max(len(ui_inputs), len(_outputs(cls)))) + PREVIEW_HEIGHT.get(cls_type, 0)
-        rows[col] = row + height + 40
-        node = {"id": nid, "type": cls_type, "pos": [40 + 360 * col, 140 + row], "size": [320, height],
-                "flags": {}, "order": order, "mode": 0, "inputs": ui_inputs, "outputs": [],
-                "properties": {"Node name for S&R": cls_type}, "widgets_values": widgets}
+        slots = max(sum(1 for e in ui_inputs if "widget" not in e), len(_outputs(cls)))
+        boxes[key] = (WIDTH_OF.get(cls_type, NODE_W), node_height(cls_type, slots, rows))
+        node = {"id": nid, "type": cls_type, "pos": None, "size": None, "flags": {}, "order": order, "mode": 0,
+                "inputs": ui_inputs, "outputs": [], "properties": {"Node name for S&R": cls_type},
+                "widgets_values": widgets}
         if title:
             node["title"] = title[0]
         models = [v for v in inputs.values() if isinstance(v, str) and v in MODEL_URLS]
@@ -688,38 +963,155 @@ def build(spec: dict, defs: dict) -> tuple[dict, dict]:
             node["properties"]["models"] = [{"name": m, "url": MODEL_URLS[m][0] + "?download=true",
                                              "directory": MODEL_URLS[m][1]} for m in models]
         ui_nodes.append((key, node, cls))
+    pos, groups = layout(spec, boxes)
     for key, node, cls in ui_nodes:
+        node["pos"], node["size"] = pos[key], list(boxes[key])
         node["outputs"] = [{"name": n, "type": t, "links": out_links[key].get(i, []), "slot_index": i}
                            for i, (n, t) in enumerate(_outputs(cls))]
     nodes_out = [n for _k, n, _c in ui_nodes]
     note_id = len(nodes_out) + 1
-    nodes_out.append({"id": note_id, "type": "MarkdownNote", "pos": [40, -260], "size": [720, 360], "flags": {},
-                      "order": len(nodes_out), "mode": 0, "inputs": [], "outputs": [],
-                      "properties": {}, "widgets_values": [spec["note"]], "title": "About this workflow",
+    note = note_text(spec)
+    nodes_out.append({"id": note_id, "type": "MarkdownNote", "pos": [0, NODE_TITLE_H], "size": [NOTE_W, note_height(note)],
+                      "flags": {}, "order": len(nodes_out), "mode": 0, "inputs": [], "outputs": [],
+                      "properties": {}, "widgets_values": [note], "title": "About this workflow",
                       "color": "#432", "bgcolor": "#653"})
-    ui = {"last_node_id": note_id, "last_link_id": len(links), "nodes": nodes_out, "links": links, "groups": [],
-          "config": {}, "extra": {"ds": {"scale": 0.7, "offset": [100, 300]}}, "version": 0.4}
+    ui = {"last_node_id": note_id, "last_link_id": len(links), "nodes": nodes_out, "links": links, "groups": groups,
+          "config": {}, "extra": {"ds": {"scale": VIEW["scale"], "offset": list(VIEW["offset"])}}, "version": 0.4}
     return ui, api
+
+
+def template_index(specs=None) -> list[dict]:
+    """The Templates-browser metadata, one category in the shape of ComfyUI's ``templates/index.json``."""
+    return [{"moduleName": "ComfyUI-Inertia", "title": "ComfyUI-Inertia", "type": "video",
+             "templates": [{"name": s["name"], "title": s["title"], "description": s["description"],
+                            "mediaType": "image", "mediaSubtype": "jpg"} for s in ordered_specs(specs)]}]
 
 
 def dumps(obj) -> str:
     return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
 
 
-def main(argv=None) -> int:
-    check = "--check" in (argv if argv is not None else sys.argv[1:])
-    defs = load_definitions()
-    (HERE / "api").mkdir(exist_ok=True)
-    stale = []
-    for spec in SPECS:
+def outputs(defs) -> dict[Path, str]:
+    """Every generated file and its text."""
+    files = {}
+    for spec in ordered_specs():
         ui, api = build(spec, defs)
-        for path, obj in ((HERE / f"{spec['name']}.json", ui), (HERE / "api" / f"{spec['name']}.json", api)):
-            text = dumps(obj)
-            if check:
-                if not path.is_file() or path.read_text() != text:
-                    stale.append(str(path))
-            else:
-                path.write_text(text)
+        files[HERE / f"{spec['name']}.json"] = dumps(ui)
+        files[HERE / "api" / f"{spec['name']}.json"] = dumps(api)
+    files[HERE / "meta" / "index.json"] = dumps(template_index())
+    return files
+
+
+# --------------------------------------------------------------------------- thumbnails
+
+THUMB_SIZE = (480, 360)  # the Templates browser shows a 4:3 card image
+THUMB_VIEWPORT = {"width": 1100, "height": 900}
+THUMB_CLIP = {"x": 70, "y": 90, "width": 960, "height": 720}  # below the menu, right of the side bar, above the zoom bar
+
+
+def render_thumbnails(names: list[str] | None = None) -> list[Path]:
+    """Write ``workflows/<name>.jpg``: the workflow opened in the real frontend (a local ComfyUI and headless
+    Chromium, as the browser test uses), framed on the group of the workflow's main pack node, with the example media
+    staged so the loaders show their pictures. Default: every spec except ``testbed_*`` (those show their own
+    frames). Needs the ``playwright`` package and Debian's ``chromium``."""
+    import io
+    import shutil
+    import tempfile
+
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    comfy_env = _comfy_env()
+    comfy_env.load_pack()
+    from comfyui_inertia.nodes import headless  # the pack as comfy_env loads it
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise SystemExit("--thumbnails needs Debian's chromium (apt-get install chromium)")
+    specs = [s for s in ordered_specs() if (s["name"] in names if names else not s["name"].startswith("testbed_"))]
+    comfy = comfy_env.find_comfyui()
+    written = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        settings = work / "user" / "default" / "comfy.settings.json"
+        settings.parent.mkdir(parents=True)
+        settings.write_text(json.dumps({"Comfy.TutorialCompleted": True, "Comfy.Workflow.ShowMissingModelsWarning": False,
+                                        "Comfy.Minimap.Visible": False, "Comfy.Graph.CanvasInfo": False}))
+        stage_media(work / "input")
+        with headless.local_comfyui(comfy, work) as srv, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+            page = browser.new_page(viewport=THUMB_VIEWPORT)
+            page.goto(f"http://{srv}/")
+            page.wait_for_function("window.app && window.app.graph && window.app.extensionManager", timeout=90_000)
+            page.wait_for_timeout(1000)
+            for spec in specs:
+                wf = json.loads((HERE / f"{spec['name']}.json").read_text())
+                page.evaluate("wf => window.app.loadGraphData(wf)", wf)
+                page.wait_for_timeout(2500)
+                page.evaluate(_FRAME_JS, THUMB_CLIP)
+                page.wait_for_timeout(1200)
+                png = page.screenshot(clip=THUMB_CLIP)
+                img = Image.open(io.BytesIO(png)).convert("RGB").resize(THUMB_SIZE, Image.LANCZOS)
+                path = HERE / f"{spec['name']}.jpg"
+                img.save(path, "JPEG", quality=82, optimize=True, progressive=True)
+                written.append(path)
+            browser.close()
+    return written
+
+
+#: Frame the view on the group of the first pack node (ids from /object_info's python_module) outside the
+#: model-loading and checking groups: the patch, the mask builder or the FramePack sampler, at up to 100%.
+_FRAME_JS = """async clip => {
+  const info = await (await fetch('/object_info')).json();
+  const ours = new Set(Object.keys(info).filter(k => (info[k].python_module || '').includes('ComfyUI-Inertia')));
+  const g = window.app.graph, c = window.app.canvas;
+  const box = gr => [...(gr._bounding || gr.bounding)];
+  const inside = (n, b) => n.pos[0] >= b[0] && n.pos[0] < b[0] + b[2] && n.pos[1] >= b[1] && n.pos[1] < b[1] + b[3];
+  const groupOf = n => g._groups.find(gr => inside(n, box(gr)));
+  const nodes = [...g._nodes].sort((a, b) => a.id - b.id).filter(n => ours.has(n.type) && groupOf(n));
+  const main = nodes.find(n => !/Load models|Check|Measure/.test(groupOf(n).title)) || nodes[0];
+  const b = main ? box(groupOf(main)) : [0, 0, 1000, 750];
+  const x0 = b[0] - 30, y0 = b[1] - 30, x1 = b[0] + b[2] + 30, y1 = b[1] + b[3] + 30;
+  const rect = c.canvas.getBoundingClientRect();
+  let s = Math.min(1.0, clip.width / (x1 - x0), clip.height / (y1 - y0));
+  let mx = (x0 + x1) / 2, my = (y0 + y1) / 2;
+  if (s < 0.65 && main) {  // below ~0.6 LiteGraph draws nodes without text: centre on the main node instead
+    s = 0.65;
+    mx = main.pos[0] + main.size[0] / 2;
+    my = Math.max(y0 + clip.height / s / 2, Math.min(main.pos[1] + main.size[1] / 2, y1 - clip.height / s / 2));
+  }
+  const cx = clip.x - rect.left + clip.width / 2, cy = clip.y - rect.top + clip.height / 2;
+  c.ds.scale = s;
+  c.ds.offset = [cx / s - mx, cy / s - my];
+  c.setDirty(true, true);
+}"""
+
+
+# --------------------------------------------------------------------------- main
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--stage-media" in argv:
+        i = argv.index("--stage-media")
+        for path in stage_media(Path(argv[i + 1])):
+            print(path)
+        return 0
+    if "--thumbnails" in argv:
+        names = [a for a in argv if not a.startswith("--")]
+        for path in render_thumbnails(names or None):
+            print(f"{path}  {path.stat().st_size // 1024} KB")
+        return 0
+    check = "--check" in argv
+    files = outputs(load_definitions())
+    stale = []
+    for path, text in files.items():
+        if check:
+            if not path.is_file() or path.read_text() != text:
+                stale.append(str(path))
+        else:
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text)
     if stale:
         print("out of date (run python workflows/build.py):\n  " + "\n  ".join(stale))
         return 1

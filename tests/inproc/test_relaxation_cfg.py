@@ -198,7 +198,7 @@ def test_preview_node_plot_and_table(comfy, load_standin):
     from comfy_extras import nodes_custom_sampler as cs
     model = shifted(comfy, load_standin("wan21_t2v"), 8.0)
     sigmas = cs.BasicScheduler().get_sigmas(model, "simple", 10, 1.0)[0]
-    out = RelaxationCFGPreview.execute(sigmas=sigmas, cfg=6.0, model=model, **PAPER)
+    out = RelaxationCFGPreview.execute(model=relax(model)[0], sigmas=sigmas, cfg=6.0)
     image, table = out.args
     assert image.shape[0] == 1 and image.shape[-1] == 3 and 0 <= float(image.min()) and float(image.max()) <= 1
     lines = table.strip().splitlines()[1:]
@@ -207,8 +207,44 @@ def test_preview_node_plot_and_table(comfy, load_standin):
     for line, sigma in zip(lines, sigmas[:-1].tolist()):
         step, sig, sh, s = line.split("\t")
         assert float(s) == pytest.approx(reference_scale(sigma, float(ms.sigma_min), 1.0, 0.75, 0.7, 1.0, 6.0), abs=1e-4)
-    with pytest.raises(InertiaInputError, match="'sigmas'"):
-        RelaxationCFGPreview.execute(sigmas=sigmas * 10, cfg=6.0, **PAPER)
+    with pytest.raises(InertiaInputError, match="'sigmas'"):  # a schedule that is not this model's
+        RelaxationCFGPreview.execute(model=relax(model)[0], sigmas=sigmas * 10, cfg=6.0)
+
+
+def _preview_scales(model, sigmas, cfg=6.0) -> list[float]:
+    table = RelaxationCFGPreview.execute(model=model, sigmas=sigmas, cfg=cfg).args[1]
+    return [float(line.split("\t")[3]) for line in table.strip().splitlines()[1:]]
+
+
+def test_preview_follows_the_patched_model(comfy, load_standin):
+    """The preview has no schedule widgets: it reads β, p, s_min, s_base off the patch on the MODEL,
+    in cfg and embedded mode, and shows stock guidance for an unpatched model."""
+    from comfy_extras import nodes_custom_sampler as cs
+
+    from comfyui_inertia.nodes.relaxation_cfg import relaxation_on
+    base = shifted(comfy, load_standin("wan21_t2v"), 8.0)
+    sigmas = cs.BasicScheduler().get_sigmas(base, "simple", 8, 1.0)[0]
+    ms = base.get_model_object("model_sampling")
+    lo = float(ms.sigma_min)
+    assert relaxation_on(base) is None
+    assert _preview_scales(base, sigmas, cfg=5.0) == [5.0] * 8  # no patch: the sampler's cfg at every step
+    for beta in (0.75, -0.5):
+        patched = relax(base, beta=beta)[0]
+        params, mode, betas = relaxation_on(patched)
+        assert (params.beta, params.decay_power, mode, betas) == (beta, 0.7, "cfg", ())
+        got = _preview_scales(patched, sigmas, cfg=6.0)
+        want = [reference_scale(s, lo, 1.0, beta, 0.7, 1.0, 6.0) for s in sigmas[:-1].tolist()]
+        assert got == pytest.approx(want, abs=1e-4)
+        assert (got[0] < got[-1]) == (beta > 0)  # relax starts low, boost starts high
+    hy = load_standin("hunyuan_t2v")
+    hy_sigmas = cs.BasicScheduler().get_sigmas(hy, "simple", 6, 1.0)[0]
+    patched = relax(hy, guidance="embedded", s_base=6.0, s_min=2.0)[0]
+    params, mode, _ = relaxation_on(patched)
+    assert mode == "embedded" and (params.s_base, params.s_min) == (6.0, 2.0)
+    hms = hy.get_model_object("model_sampling")
+    want = [reference_scale(s, float(hms.sigma_min), float(hms.sigma_max), 0.75, 0.7, 2.0, 6.0)
+            for s in hy_sigmas[:-1].tolist()]
+    assert _preview_scales(patched, hy_sigmas, cfg=99.0) == pytest.approx(want, abs=1e-4)  # s_base wins over cfg
 
 
 def test_second_relaxation_replaces_the_first_and_keeps_its_chain(comfy, load_standin):

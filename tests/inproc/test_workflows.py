@@ -1,12 +1,15 @@
-"""Bundled workflows: generated files match their specs, and every node/widget exists in real ComfyUI."""
+"""Bundled workflows: generated files match their specs, every node/widget exists in real ComfyUI, the
+Templates-browser metadata is complete, and the notes speak to users."""
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+UI_WORKFLOWS = sorted((REPO / "workflows").glob("*.json"))
 
 
 @pytest.fixture(scope="module")
@@ -18,33 +21,65 @@ def build_module():
 
 
 def test_files_match_specs(comfy, build_module):
-    for spec in build_module.SPECS:
-        ui, api = build_module.build(spec, comfy.NODE_CLASS_MAPPINGS)
-        for path, obj in ((REPO / "workflows" / f"{spec['name']}.json", ui),
-                          (REPO / "workflows" / "api" / f"{spec['name']}.json", api)):
-            assert path.read_text() == build_module.dumps(obj), f"{path} is stale: run python workflows/build.py"
+    files = build_module.outputs(comfy.NODE_CLASS_MAPPINGS)
+    assert len(files) == 2 * len(build_module.SPECS) + 1
+    for path, text in files.items():
+        assert path.read_text() == text, f"{path} is stale: run python workflows/build.py"
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "workflows" / "api").glob("*.json")), ids=lambda p: p.stem)
-def test_api_workflow_validates_against_real_node_definitions(comfy, path):
+def test_api_workflow_validates_against_real_node_definitions(comfy, build_module, path):
     import asyncio
 
     import execution
 
     graph = json.loads(path.read_text())
     ok, err, _outputs, node_errors = asyncio.run(execution.validate_prompt("t", graph, None))
-    # model files and the example image are absent from this ComfyUI: only those errors are acceptable
+    # model files and the example media are absent from this ComfyUI: only those errors are acceptable
     assert ok or err["type"] == "prompt_outputs_failed_validation", err
     model_inputs = {"unet_name", "vae_name", "clip_name", "clip_name1", "clip_name2", "model_name"}
     for nid, info in node_errors.items():
         for e in info["errors"]:
             name = e["extra_info"]["input_name"]
+            node = graph[nid]
             missing_model = e["type"] in ("value_not_in_list", "custom_validation_failed") and name in model_inputs
-            missing_image = graph[nid]["class_type"] == "LoadImage" and name == "image" and "Invalid image file" in e["details"]
-            assert missing_model or missing_image, (nid, e)
+            missing_image = node["class_type"] == "LoadImage" and name == "image" and "Invalid image file" in e["details"]
+            missing_video = node["class_type"] == "LoadVideo" and name == "file" and "Invalid video file" in e["details"]
+            assert missing_model or missing_image or missing_video, (nid, e)
+    # every media file a workflow loads comes from the installed template media package
+    for node in graph.values():
+        media = node["inputs"].get("image") if node["class_type"] == "LoadImage" else (
+            node["inputs"].get("file") if node["class_type"] == "LoadVideo" else None)
+        if media is not None:
+            assert media in build_module.MEDIA, f"{path.stem}: {media} has no source in build.MEDIA"
+            assert build_module.media_source(media) is not None, f"{media}: {build_module.MEDIA[media]} not installed"
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "workflows").glob("*.json")), ids=lambda p: p.stem)
+def test_stage_media_makes_real_clips_load_video_reads(comfy, build_module, tmp_path):
+    """The MP4s made from the template media package's animated WebP open with core's video input, with the
+    WebP's frames and frame rate (what Load Video → Get Video Components gives the workflow)."""
+    from comfy_api.latest import InputImpl
+
+    videos = [n for n in build_module.MEDIA if n.endswith(".mp4")]
+    staged = build_module.stage_media(tmp_path, videos)
+    assert [p.name for p in staged] == sorted(videos)
+    from PIL import Image
+
+    for path in staged:
+        webp = Image.open(build_module.media_source(path.name))
+        components = InputImpl.VideoFromFile(str(path)).get_components()
+        assert components.images.shape[0] == webp.n_frames, path.name
+        assert tuple(components.images.shape[1:3]) == (webp.size[1] // 2 * 2, webp.size[0] // 2 * 2)
+        assert float(components.frame_rate) in (15.0, 30.0), (path.name, components.frame_rate)
+        webp.seek(webp.n_frames // 2)
+        ref = webp.convert("RGB")
+        import numpy as np
+        frame = components.images[webp.n_frames // 2].numpy()
+        ref = np.asarray(ref, dtype=np.float32)[: frame.shape[0], : frame.shape[1]] / 255
+        assert float(np.abs(frame - ref).mean()) < 0.03, path.name  # the same picture, after H.264
+
+
+@pytest.mark.parametrize("path", UI_WORKFLOWS, ids=lambda p: p.stem)
 def test_ui_workflow_has_markdown_note_and_known_nodes(comfy, path):
     wf = json.loads(path.read_text())
     types = [n["type"] for n in wf["nodes"]]
@@ -53,3 +88,46 @@ def test_ui_workflow_has_markdown_note_and_known_nodes(comfy, path):
     assert "Model files" in note and "What to expect" in note
     for t in types:
         assert t == "MarkdownNote" or t in comfy.NODE_CLASS_MAPPINGS, t
+
+
+@pytest.mark.parametrize("path", UI_WORKFLOWS, ids=lambda p: p.stem)
+def test_note_speaks_to_users(build_module, path):
+    """Plain language: no internal references, no formulas (they are on the help pages), every model file with
+    its download link, every media file with the package it comes from."""
+    wf = json.loads(path.read_text())
+    note = next(n for n in wf["nodes"] if n["type"] == "MarkdownNote")["widgets_values"][0]
+    for internal in ("seed 0", "issue ", "shared/research", "anchors.md", ".md §", "Seed "):
+        assert internal not in note, f"{path.stem}: the note cites {internal!r}"
+    for formula in ("σ̂", "s(σ)", "^p", "·(", "u_sharp", "⌊"):
+        assert formula not in note, f"{path.stem}: the note has a formula ({formula!r}); formulas go to js/docs"
+    assert "What to change" in note
+    loaders = [v for n in wf["nodes"] for v in n.get("widgets_values") or [] if isinstance(v, str)
+               and v in build_module.MODEL_URLS]
+    assert loaders
+    for m in loaders:
+        assert f"[{m}]({build_module.MODEL_URLS[m][0]}" in note, f"{path.stem}: {m} without its link"
+    for n in wf["nodes"]:
+        if n["type"] in ("LoadImage", "LoadVideo"):
+            media = n["widgets_values"][0]
+            assert f"`{media}`" in note and build_module.MEDIA[media][0] in note, (path.stem, media)
+    words = len(re.findall(r"\w+", note))
+    assert words <= 420, f"{path.stem}: the note has {words} words"
+
+
+def test_template_metadata_and_order(build_module):
+    index = json.loads((REPO / "workflows" / "meta" / "index.json").read_text())
+    assert len(index) == 1 and index[0]["templates"]
+    names = [t["name"] for t in index[0]["templates"]]
+    assert sorted(names) == sorted(p.stem for p in UI_WORKFLOWS)
+    assert names == [s["name"] for s in build_module.ordered_specs()]
+    for t in index[0]["templates"]:
+        assert t["title"] and t["description"] and t["title"] != t["name"], t
+        assert "-" not in t["description"] and "_" not in t["description"], t  # shown as spaces by the frontend
+        thumb = REPO / "workflows" / f"{t['name']}.jpg"
+        assert thumb.is_file() and thumb.stat().st_size <= 64 * 1024, thumb
+    # a new spec that is not placed in TEMPLATE_ORDER is refused, testbed workflows go first
+    spec = {**build_module.SPECS[0], "name": "unplaced_example"}
+    with pytest.raises(SystemExit, match="TEMPLATE_ORDER"):
+        build_module.ordered_specs([*build_module.SPECS, spec])
+    testbed = {**build_module.SPECS[0], "name": "testbed_example"}
+    assert build_module.ordered_specs([*build_module.SPECS, testbed])[0]["name"] == "testbed_example"
