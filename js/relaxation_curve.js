@@ -14,8 +14,8 @@ import { addCanvasWidget, prepareCanvas } from "./canvas_widget.js";
 import { relaxationScale } from "./relaxation_math.js";
 
 const { app } = window.comfyAPI.app;
-const RELAXATION = "RelaxationCFG";
-const PREVIEW = "RelaxationCFGPreview";
+const RELAXATION = "InertiaRelaxationCFG";
+const PREVIEW = "InertiaRelaxationCFGPreview";
 const WATCHED = ["beta", "decay_power", "s_min", "s_base", "guidance", "cfg"];
 const ASSUMED = 6.0;
 // samplers and guiders that take a MODEL, and the widget holding the value s_base 0 stands for

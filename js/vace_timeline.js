@@ -8,8 +8,8 @@ import { ALIGNED_LAYOUT, STOCK_LAYOUT, latentLength, latentSources, snapLength, 
 
 const { app } = window.comfyAPI.app;
 const { api } = window.comfyAPI.api;
-const NODES = new Set(["VACEKeyframeBuilder", "VACEExtensionBuilder", "VACERepaintBuilder", "VACEOutpaintBuilder",
-                       "VACELatentMaskPreview"]);
+const NODES = new Set(["InertiaVACEKeyframeBuilder", "InertiaVACEExtensionBuilder", "InertiaVACERepaintBuilder", "InertiaVACEOutpaintBuilder",
+                       "InertiaVACELatentMaskPreview"]);
 const COLORS = { "0": "#3fa66a", "1": "#4a4f63", m: "#d8a03a", "?": "#2a2c35" };
 
 function draw(node, canvas, info) {
@@ -17,7 +17,7 @@ function draw(node, canvas, info) {
   const lengthWidget = node.widgets?.find((w) => w.name === "length");
   // the keyframe builder snaps its length to 4n+1 (a preview node takes the length as given)
   const raw = lengthWidget && Number(lengthWidget.value) > 0 ? Number(lengthWidget.value) : 0;
-  const L = state.length || (raw && node.comfyClass === "VACEKeyframeBuilder" ? snapLength(raw) : raw);
+  const L = state.length || (raw && node.comfyClass === "InertiaVACEKeyframeBuilder" ? snapLength(raw) : raw);
   const [ctx, W, H] = prepareCanvas(canvas, 300, 90);
   ctx.fillStyle = "#1b1b1f";
   ctx.fillRect(0, 0, W, H);

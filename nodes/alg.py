@@ -163,7 +163,7 @@ class ALG(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="ALG",
+            node_id="InertiaALG",
             display_name="ALG (Adaptive Low-Pass Guidance)",
             category="Inertia/guidance",
             description=(

@@ -438,7 +438,7 @@ class FramePackModelLoader(io.ComfyNode):
         import folder_paths
 
         return io.Schema(
-            node_id="FramePackModelLoader",
+            node_id="InertiaFramePackModelLoader",
             display_name="Load FramePack Model",
             category="Inertia/FramePack",
             description=(

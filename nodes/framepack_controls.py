@@ -291,7 +291,7 @@ class FramePackHistoryControls(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="FramePackHistoryControls",
+            node_id="InertiaFramePackHistoryControls",
             display_name="FramePack History Controls",
             category="Inertia/FramePack",
             description=(

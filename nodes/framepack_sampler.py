@@ -64,7 +64,7 @@ class FramePackTimestampedTextEncode(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="FramePackTimestampedTextEncode",
+            node_id="InertiaFramePackTimestampedTextEncode",
             display_name="FramePack Timestamped Prompt",
             category="Inertia/FramePack",
             description=(
@@ -108,7 +108,7 @@ class FramePackConditioningAt(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="FramePackConditioningAt",
+            node_id="InertiaFramePackConditioningAt",
             display_name="FramePack Prompt At Time",
             category="Inertia/FramePack",
             description=("Marks a prompt to start at a time of the FramePack video. Chain several with "
@@ -354,7 +354,7 @@ class FramePackSectionSampler(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="FramePackSectionSampler",
+            node_id="InertiaFramePackSectionSampler",
             display_name="FramePack Section Sampler",
             category="Inertia/FramePack",
             description=(

@@ -264,7 +264,7 @@ class RelaxationCFG(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="RelaxationCFG",
+            node_id="InertiaRelaxationCFG",
             display_name="Relaxation CFG",
             category="Inertia/guidance",
             description=(
@@ -318,7 +318,7 @@ class RelaxationCFGPreview(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="RelaxationCFGPreview",
+            node_id="InertiaRelaxationCFGPreview",
             display_name="Relaxation CFG Preview",
             category="Inertia/guidance",
             is_output_node=True,

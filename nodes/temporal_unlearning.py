@@ -382,7 +382,7 @@ class TemporalUnlearning(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="TemporalUnlearning",
+            node_id="InertiaTemporalUnlearning",
             display_name="Temporal Unlearning (K/V blur)",
             category="Inertia/attention",
             description=(

@@ -72,7 +72,7 @@ class VACELatentAlignedEncode(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="VACELatentAlignedEncode",
+            node_id="InertiaVACELatentAlignedEncode",
             display_name="WanVaceToVideo (latent-aligned)",
             category=CATEGORY,
             description=(

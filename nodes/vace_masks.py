@@ -132,7 +132,7 @@ class VACEKeyframeBuilder(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="VACEKeyframeBuilder",
+            node_id="InertiaVACEKeyframeBuilder",
             display_name="VACE Keyframe Builder",
             category=CATEGORY,
             description=(
@@ -201,7 +201,7 @@ class VACEExtensionBuilder(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="VACEExtensionBuilder",
+            node_id="InertiaVACEExtensionBuilder",
             display_name="VACE Extension Builder",
             category=CATEGORY,
             description=(
@@ -258,7 +258,7 @@ class VACERepaintBuilder(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="VACERepaintBuilder",
+            node_id="InertiaVACERepaintBuilder",
             display_name="VACE Repaint Builder",
             category=CATEGORY,
             description=(
@@ -337,7 +337,7 @@ class VACEOutpaintBuilder(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="VACEOutpaintBuilder",
+            node_id="InertiaVACEOutpaintBuilder",
             display_name="VACE Outpaint Builder",
             category=CATEGORY,
             description=(
@@ -413,7 +413,7 @@ class VACEReferenceCrops(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="VACEReferenceCrops",
+            node_id="InertiaVACEReferenceCrops",
             display_name="VACE Reference Crops",
             category=CATEGORY,
             description=(

@@ -158,7 +158,7 @@ class VACELatentMaskPreview(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="VACELatentMaskPreview",
+            node_id="InertiaVACELatentMaskPreview",
             display_name="VACE Latent Mask Preview",
             category=CATEGORY,
             is_output_node=True,

@@ -192,7 +192,7 @@ def hunyuan_t2v_nodes(prompt: str, patches: list[tuple], prefix: str, preview: b
                                "codec": "auto"}),
     ]
     if preview:
-        nodes.append(("preview", "RelaxationCFGPreview", {"model": L(last), "sigmas": L("sigmas"), "cfg": 6.0}))
+        nodes.append(("preview", "InertiaRelaxationCFGPreview", {"model": L(last), "sigmas": L("sigmas"), "cfg": 6.0}))
     return nodes
 
 
@@ -228,11 +228,11 @@ def wan_i2v_nodes(prompt: str, patches: list[tuple], cfg: float = 5.0, steps: in
     return nodes
 
 
-RELAX = ("relax", "RelaxationCFG", {"beta": 0.75, "decay_power": 0.7, "s_min": 1.0, "s_base": 0.0, "guidance": "auto"})
-UNLEARN = ("unlearn", "TemporalUnlearning", {"sigma_blur": 0.6, "apply_to": "kv", "start_percent": 0.0,
+RELAX = ("relax", "InertiaRelaxationCFG", {"beta": 0.75, "decay_power": 0.7, "s_min": 1.0, "s_base": 0.0, "guidance": "auto"})
+UNLEARN = ("unlearn", "InertiaTemporalUnlearning", {"sigma_blur": 0.6, "apply_to": "kv", "start_percent": 0.0,
                                              "end_percent": 1.0, "blocks": "all", "protect_anchor_frames": True,
                                              "blur_vace_control": False})
-ALG_PAPER = ("alg", "ALG", {"preset": "paper defaults for the model family", "guidance_form": "paper",
+ALG_PAPER = ("alg", "InertiaALG", {"preset": "paper defaults for the model family", "guidance_form": "paper",
                             "schedule_by": "sigma", "filter": "down_up", "resize_factor": 0.4, "blur_sigma": 1.0,
                             "schedule": "interval", "window_start": 0.0, "window_end": 0.2, "decay_rate": 10.0})
 
@@ -243,7 +243,7 @@ def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.
     ``patches`` (MODEL → MODEL) are chained between the loader and the sampler; ``meter`` adds the change
     meter on the decoded frames with a centred subject box."""
     nodes = [
-        ("model", "FramePackModelLoader", {"model_name": model_file, "weight_dtype": "default"}),
+        ("model", "InertiaFramePackModelLoader", {"model_name": model_file, "weight_dtype": "default"}),
         ("clip", "DualCLIPLoader", {"clip_name1": "clip_l.safetensors", "clip_name2": "llava_llama3_fp16.safetensors",
                                     "type": "hunyuan_video", "device": "default"}),
         ("vae", "VAELoader", {"vae_name": "hunyuan_video_vae_bf16.safetensors"}),
@@ -273,7 +273,7 @@ def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.
     else:
         nodes = [n for n in nodes if n[0] not in ("end_image", "end_px", "end_vision", "end_latent")]
     nodes += [
-        ("sampler", "FramePackSectionSampler", sampler),
+        ("sampler", "InertiaFramePackSectionSampler", sampler),
         ("decode", "VAEDecodeTiled", {"samples": L("sampler"), "vae": L("vae"), "tile_size": 256, "overlap": 64,
                                       "temporal_size": 64, "temporal_overlap": 8}),
         ("video", "CreateVideo", {"images": L("decode"), "fps": 30.0}),
@@ -311,7 +311,7 @@ def vace_nodes(source: list[tuple], builder: tuple, prompt: str, negative: str =
         ("pos", "CLIPTextEncode", {"clip": L("clip"), "text": prompt}, "Positive prompt"),
         ("neg", "CLIPTextEncode", {"clip": L("clip"), "text": negative}, "Negative prompt"),
         builder,
-        ("mask_view", "VACELatentMaskPreview", {"control_masks": L(builder[0], 1), "length": 0,
+        ("mask_view", "InertiaVACELatentMaskPreview", {"control_masks": L(builder[0], 1), "length": 0,
                                                 "control_video": L(builder[0], 0)}, "What the model sees (latent mask)"),
         ("vace", "WanVaceToVideo", vace_inputs),
         ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 8.0}),
@@ -374,7 +374,7 @@ SPECS = [
             ("neg", "CLIPTextEncode", {"clip": L("clip"), "text": WAN_NEGATIVE}, "Negative prompt"),
             ("latent", "EmptyHunyuanLatentVideo", {"width": 832, "height": 480, "length": 81, "batch_size": 1}),
             ("shift", "ModelSamplingSD3", {"model": L("unet"), "shift": 8.0}),
-            ("relax", "RelaxationCFG", {"model": L("shift"), "beta": 0.75, "decay_power": 0.7, "s_min": 1.0,
+            ("relax", "InertiaRelaxationCFG", {"model": L("shift"), "beta": 0.75, "decay_power": 0.7, "s_min": 1.0,
                                         "s_base": 0.0, "guidance": "cfg"}),
             ("ksampler", "KSampler", {"model": L("relax"), "seed": 42, "steps": 30, "cfg": 6.0,
                                       "sampler_name": "uni_pc", "scheduler": "simple", "positive": L("pos"),
@@ -385,7 +385,7 @@ SPECS = [
                                    "format": "auto", "codec": "auto"}),
             ("sigmas", "BasicScheduler", {"model": L("relax"), "scheduler": "simple", "steps": 30, "denoise": 1.0},
              "Same schedule as the KSampler"),
-            ("preview", "RelaxationCFGPreview", {"model": L("relax"), "sigmas": L("sigmas"), "cfg": 6.0}),
+            ("preview", "InertiaRelaxationCFGPreview", {"model": L("relax"), "sigmas": L("sigmas"), "cfg": 6.0}),
         ],
         "stages": {"sigmas": "check"},
     },
@@ -403,7 +403,7 @@ SPECS = [
         "expect": "More motion and change than ComfyUI's HunyuanVideo template at the same seed, at the same speed.",
         "nodes": hunyuan_t2v_nodes(
             "a magician in a dark theatre raises his cape, spins once and vanishes in a puff of smoke",
-            [("relax", "RelaxationCFG", {"beta": 0.75, "decay_power": 0.7, "s_min": 1.0, "s_base": 0.0,
+            [("relax", "InertiaRelaxationCFG", {"beta": 0.75, "decay_power": 0.7, "s_min": 1.0, "s_base": 0.0,
                                          "guidance": "embedded"})],
             prefix="hunyuan_t2v_relaxation", preview=True),
     },
@@ -421,7 +421,7 @@ SPECS = [
         "expect": "More change over time where the prompt asks for it, at about 3% more sampling time.",
         "nodes": hunyuan_t2v_nodes(
             "a snowman in a sunny garden slowly melts away until only a carrot and a scarf remain on the grass",
-            [("relax", "RelaxationCFG", {**RELAX[2], "guidance": "embedded"}), UNLEARN],
+            [("relax", "InertiaRelaxationCFG", {**RELAX[2], "guidance": "embedded"}), UNLEARN],
             prefix="hunyuan_t2v_relaxation_unlearning"),
     },
     {
@@ -525,8 +525,8 @@ SPECS += [
         "expect": DISAPPEAR_EXPECT,
         "nodes": framepack_nodes("inverted", "FramePackI2V_HY_bf16.safetensors", DISAPPEAR_PROMPT, end_frame=False,
                                  prefix="framepack_disappear_controls", meter=True, patches=[
-                                     ("relax", "RelaxationCFG", {**RELAX[2], "guidance": "embedded"}),
-                                     ("controls", "FramePackHistoryControls", {
+                                     ("relax", "InertiaRelaxationCFG", {**RELAX[2], "guidance": "embedded"}),
+                                     ("controls", "InertiaFramePackHistoryControls", {
                                          "lowpass_sigma": 1.0, "lowpass_age_slope": 0.1, "decay_strength": 0.7,
                                          "decay_age_slope": 0.1, "decay_mode": "v_scale", "decay_start_percent": 0.0,
                                          "decay_end_percent": 1.0, "include_1x": False, "include_anchors": False,
@@ -573,7 +573,7 @@ SPECS += [
              ("kf2", "ImageFromBatch", {"image": L("src"), "batch_index": 80, "length": 1}, "Keyframe: frame 80"),
              ("kf01", "ImageBatch", {"image1": L("kf0"), "image2": L("kf1")}),
              ("keyframes", "ImageBatch", {"image1": L("kf01"), "image2": L("kf2")}, "Keyframes in order")],
-            ("builder", "VACEKeyframeBuilder", {"images": L("keyframes"), "length": 81, "indices": "",
+            ("builder", "InertiaVACEKeyframeBuilder", {"images": L("keyframes"), "length": 81, "indices": "",
                                                 "anchor_edge": "top", "anchor_px": 16}),
             "a woman in a white coat dances in a windy field of tall grass, smooth natural motion",
             prefix="vace_keyframes", fps=L("src_clip", 2)),
@@ -590,7 +590,7 @@ SPECS += [
         "expect": "A transition from the first image to the last. " + VACE_MASKS_EXPECT,
         "nodes": vace_nodes(
             [*still("first", EXAMPLE_IMAGE, "First frame"), *still("last", EXAMPLE_END_IMAGE, "Last frame")],
-            ("builder", "VACEExtensionBuilder", {"mode": "firstlastframe", "generate": 79, "first": L("first"),
+            ("builder", "InertiaVACEExtensionBuilder", {"mode": "firstlastframe", "generate": 79, "first": L("first"),
                                                  "last": L("last")}),
             "a smooth transition from the first image to the last image", prefix="vace_first_last"),
     },
@@ -608,11 +608,11 @@ SPECS += [
                   + VACE_MASKS_EXPECT,
         "nodes": vace_nodes(
             [*video_source("src", "video_wan_vace_outpainting-1.mp4", 45, 480, 480),
-             ("crops", "VACEReferenceCrops", {"video": L("src"), "count": 3, "crop_size": 0.4, "placement": "edges",
+             ("crops", "InertiaVACEReferenceCrops", {"video": L("src"), "count": 3, "crop_size": 0.4, "placement": "edges",
                                               "direction": "left,right", "frame": -1}),
              ("ref_collage", "ImageScale", {"image": L("crops", 2), "upscale_method": "bilinear", "width": 832,
                                             "height": 480, "crop": "disabled"}, "Reference (collage of crops)")],
-            ("builder", "VACEOutpaintBuilder", {"video": L("src"), "mode": "expand", "direction": "left,right",
+            ("builder", "InertiaVACEOutpaintBuilder", {"video": L("src"), "mode": "expand", "direction": "left,right",
                                                 "expand_ratio": 0.25, "scale": 0.8}),
             "a young woman with a crown of white flowers smiles, soft light, the scene continues to both sides",
             reference="ref_collage", prefix="vace_outpaint", fps=L("src_clip", 2)),
@@ -631,7 +631,7 @@ SPECS += [
                   "source clip's frame rate. " + VACE_MASKS_EXPECT,
         "nodes": vace_nodes(
             video_source("src", "video_wan_vace_inpainting-2.mp4", 81, 480, 480),
-            ("builder", "VACERepaintBuilder", {"video": L("src"), "bbox": "312,296,448,472", "dilate_px": 8,
+            ("builder", "InertiaVACERepaintBuilder", {"video": L("src"), "bbox": "312,296,448,472", "dilate_px": 8,
                                                "shape": "box over clip", "fill": "gray"}),
             "a boy in a knitted sweater with a backpack walks along a sunny autumn path, grass and trees",
             negative=WAN_NEGATIVE + "，狗，小狗，动物, dog, puppy, animal", prefix="vace_object_removal",
@@ -776,31 +776,31 @@ STAGES = [
 #: The stage of each node class (a spec's ``stages`` overrides it per node).
 STAGE_OF = {
     **dict.fromkeys(("UNETLoader", "CLIPLoader", "DualCLIPLoader", "VAELoader", "CLIPVisionLoader",
-                     "FramePackModelLoader"), "models"),
+                     "InertiaFramePackModelLoader"), "models"),
     **dict.fromkeys(("LoadImage", "LoadVideo", "GetVideoComponents", "ImageFromBatch", "ImageBatch", "ImageScale"),
                     "media"),
     **dict.fromkeys(("CLIPTextEncode", "FluxGuidance"), "prompt"),
-    **dict.fromkeys(("VACEKeyframeBuilder", "VACEExtensionBuilder", "VACERepaintBuilder", "VACEOutpaintBuilder",
-                     "VACEReferenceCrops", "VACELatentMaskPreview"), "masks"),
+    **dict.fromkeys(("InertiaVACEKeyframeBuilder", "InertiaVACEExtensionBuilder", "InertiaVACERepaintBuilder", "InertiaVACEOutpaintBuilder",
+                     "InertiaVACEReferenceCrops", "InertiaVACELatentMaskPreview"), "masks"),
     **dict.fromkeys(("CLIPVisionEncode", "VAEEncode", "WanImageToVideo", "WanVaceToVideo", "EmptyHunyuanLatentVideo"),
                     "condition"),
-    **dict.fromkeys(("ModelSamplingSD3", "RelaxationCFG", "TemporalUnlearning", "ALG", "FramePackHistoryControls"),
+    **dict.fromkeys(("ModelSamplingSD3", "InertiaRelaxationCFG", "InertiaTemporalUnlearning", "InertiaALG", "InertiaFramePackHistoryControls"),
                     "patch"),
     **dict.fromkeys(("KSampler", "RandomNoise", "KSamplerSelect", "BasicScheduler", "BasicGuider",
-                     "SamplerCustomAdvanced", "FramePackSectionSampler", "TrimVideoLatent"), "sample"),
+                     "SamplerCustomAdvanced", "InertiaFramePackSectionSampler", "TrimVideoLatent"), "sample"),
     **dict.fromkeys(("VAEDecode", "VAEDecodeTiled", "CreateVideo", "SaveVideo"), "output"),
-    **dict.fromkeys(("RelaxationCFGPreview", "InertiaChangeMeter", "SolidMask", "MaskComposite"), "check"),
+    **dict.fromkeys(("InertiaRelaxationCFGPreview", "InertiaChangeMeter", "SolidMask", "MaskComposite"), "check"),
 }
 #: Node widths (canvas px; default :data:`NODE_W`).
-WIDTH_OF = {"CLIPTextEncode": 380, "LoadImage": 320, "LoadVideo": 400, "RelaxationCFG": 340,
-            "RelaxationCFGPreview": 340, "VACELatentMaskPreview": 360, "WanVaceToVideo": 320}
+WIDTH_OF = {"CLIPTextEncode": 380, "LoadImage": 320, "LoadVideo": 400, "InertiaRelaxationCFG": 340,
+            "InertiaRelaxationCFGPreview": 340, "InertiaVACELatentMaskPreview": 360, "WanVaceToVideo": 320}
 NODE_W = 300
 #: Height the frontend adds below the widgets of a node (canvas px): in-node drawings of js/ (DOM widgets), the
 #: image/video preview of the loaders, and room for what a node shows after a run (output images and videos), so
 #: that nothing spills onto the node below.
-EXTRA_HEIGHT = {"RelaxationCFG": 150, "RelaxationCFGPreview": 150 + 170, "VACEKeyframeBuilder": 130,
-                "VACEExtensionBuilder": 130, "VACERepaintBuilder": 130, "VACEOutpaintBuilder": 130,
-                "VACELatentMaskPreview": 130 + 260, "LoadImage": 260, "LoadVideo": 430, "SaveVideo": 300,
+EXTRA_HEIGHT = {"InertiaRelaxationCFG": 150, "InertiaRelaxationCFGPreview": 150 + 170, "InertiaVACEKeyframeBuilder": 130,
+                "InertiaVACEExtensionBuilder": 130, "InertiaVACERepaintBuilder": 130, "InertiaVACEOutpaintBuilder": 130,
+                "InertiaVACELatentMaskPreview": 130 + 260, "LoadImage": 260, "LoadVideo": 430, "SaveVideo": 300,
                 "InertiaChangeMeter": 240}
 #: Fixed heights (the prompt text boxes are DOM textareas that take what they are given).
 HEIGHT_OF = {"CLIPTextEncode": 150}

@@ -35,12 +35,12 @@ DEMO_SIZES = {**{(cls, key): value for cls in ("EmptyHunyuanLatentVideo", "WanIm
               ("KSampler", "steps"): 4, ("BasicScheduler", "steps"): 4, ("KSamplerAdvanced", "steps"): 4,
               ("ImageScale", "width"): 64, ("ImageScale", "height"): 64,
               # 1-frame windows, and as many sections as the real 5 s at window 9 (4): per-section lists still fit
-              ("FramePackSectionSampler", "steps"): 2, ("FramePackSectionSampler", "latent_window_size"): 1,
-              ("FramePackSectionSampler", "total_seconds"): 0.53}
+              ("InertiaFramePackSectionSampler", "steps"): 2, ("InertiaFramePackSectionSampler", "latent_window_size"): 1,
+              ("InertiaFramePackSectionSampler", "total_seconds"): 0.53}
 
 #: CPU-sized caps applied in demo mode (value = min(value, cap)): frame counts
-DEMO_CAPS = {("ImageFromBatch", "length"): 9, ("VACEKeyframeBuilder", "length"): 9,
-             ("VACEExtensionBuilder", "generate"): 7}
+DEMO_CAPS = {("ImageFromBatch", "length"): 9, ("InertiaVACEKeyframeBuilder", "length"): 9,
+             ("InertiaVACEExtensionBuilder", "generate"): 7}
 
 
 def standin_graph(graph: dict, cpu_sizes: bool = True) -> dict:
@@ -85,7 +85,7 @@ def standin_graph(graph: dict, cpu_sizes: bool = True) -> dict:
         for node in g.values():  # pixel boxes follow the frames they refer to
             ins = node["inputs"]
             src = ins.get("video")
-            if node["class_type"] == "VACERepaintBuilder" and isinstance(src, list) and src[0] in old_sizes \
+            if node["class_type"] == "InertiaVACERepaintBuilder" and isinstance(src, list) and src[0] in old_sizes \
                     and ins.get("bbox") and ":" not in ins["bbox"]:
                 (w0, h0), (w1, h1) = old_sizes[src[0]], (g[src[0]]["inputs"]["width"], g[src[0]]["inputs"]["height"])
                 x0, y0, x1, y1 = (float(v) for v in ins["bbox"].split(","))

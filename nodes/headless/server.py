@@ -100,7 +100,7 @@ def required_model_files(graph: dict) -> dict[str, str]:
         for key, folder in (("unet_name", "diffusion_models"), ("model_name", "diffusion_models"), ("vae_name", "vae"),
                             ("clip_name", "text_encoders"),
                             ("clip_name1", "text_encoders"), ("clip_name2", "text_encoders")):
-            if key == "model_name" and node["class_type"] != "FramePackModelLoader":
+            if key == "model_name" and node["class_type"] != "InertiaFramePackModelLoader":
                 continue
             if isinstance(ins.get(key), str):
                 found[ins[key]] = "clip_vision" if node["class_type"] == "CLIPVisionLoader" else folder

@@ -335,7 +335,7 @@ def _curve_png(page, node_id: int) -> bytes:
 def test_relaxation_curve_draws_and_follows_beta(browser_page):
     page, info, _errors, _srv = browser_page
     _load(page, _wf("wan21_t2v_relaxation_cfg"))
-    node_id = _node_id(page, "RelaxationCFG")
+    node_id = _node_id(page, "InertiaRelaxationCFG")
     _focus(page, node_id)
     assert page.locator(".inertia-relaxation-curve canvas").count() >= 1, "curve widget not mounted"
     before_png, before = _curve_png(page, node_id), _curve(page, node_id)
@@ -364,7 +364,7 @@ def test_relaxation_curve_follows_the_samplers_cfg(browser_page):
     when that widget is edited; with embedded guidance it ends at the FluxGuidance value."""
     page, _info, _errors, _srv = browser_page
     _load(page, _wf("wan21_t2v_relaxation_cfg"))
-    relax, ksampler = _node_id(page, "RelaxationCFG"), _node_id(page, "KSampler")
+    relax, ksampler = _node_id(page, "InertiaRelaxationCFG"), _node_id(page, "KSampler")
     _focus(page, relax)
     drawn = _curve(page, relax)
     assert drawn["base"] == 6.0 and drawn["curve"][-1] == pytest.approx(6.0), drawn
@@ -379,7 +379,7 @@ def test_relaxation_curve_follows_the_samplers_cfg(browser_page):
     assert drawn["base"] == 5.0 and "set on the node" in drawn["note"], drawn
 
     _load(page, _wf("hunyuan_t2v_relaxation_embedded"))
-    relax, flux = _node_id(page, "RelaxationCFG"), _node_id(page, "FluxGuidance")
+    relax, flux = _node_id(page, "InertiaRelaxationCFG"), _node_id(page, "FluxGuidance")
     _focus(page, relax)
     assert _curve(page, relax)["base"] == 6.0
     _set_widget(page, flux, "guidance", 8.0)
@@ -391,10 +391,10 @@ def test_preview_follows_the_patched_model(browser_page):
     """The preview has no β/p/s_min/s_base widgets: its curve is the schedule of the Relaxation CFG node its
     MODEL comes from, and follows that node's widgets."""
     page, info, _errors, _srv = browser_page
-    assert not {"beta", "decay_power", "s_min", "s_base"} & set(_widget_inputs(info["RelaxationCFGPreview"]))
-    assert "model" in info["RelaxationCFGPreview"]["input"]["required"]
+    assert not {"beta", "decay_power", "s_min", "s_base"} & set(_widget_inputs(info["InertiaRelaxationCFGPreview"]))
+    assert "model" in info["InertiaRelaxationCFGPreview"]["input"]["required"]
     _load(page, _wf("wan21_t2v_relaxation_cfg"))
-    relax, preview = _node_id(page, "RelaxationCFG"), _node_id(page, "RelaxationCFGPreview")
+    relax, preview = _node_id(page, "InertiaRelaxationCFG"), _node_id(page, "InertiaRelaxationCFGPreview")
     _focus(page, preview)
     assert _curve(page, preview)["curve"] == _curve(page, relax)["curve"]
     _set_widget(page, relax, "beta", -0.5)
@@ -413,8 +413,6 @@ def test_preview_follows_the_patched_model(browser_page):
 
 # --------------------------------------------------------------------------- node search
 
-@pytest.mark.xfail(strict=True, reason="node ids get the Inertia prefix in the id rename (issue 13); until then "
-                                       "only InertiaChangeMeter matches. Remove this mark with the rename.")
 def test_search_inertia_finds_every_pack_node(browser_page):
     page, info, _errors, _srv = browser_page
     pack = _pack_types(info)
@@ -440,7 +438,7 @@ def test_vace_timeline_draws_live_and_after_a_run(browser_page):
     preview shows its picture inside its node: still no overlaps."""
     page, info, _errors, _srv = browser_page
     _load(page, _wf("vace_keyframes_anchor"))
-    node_id = _node_id(page, "VACEKeyframeBuilder")
+    node_id = _node_id(page, "InertiaVACEKeyframeBuilder")
     _focus(page, node_id)
     timeline = page.locator(".inertia-vace-timeline canvas").first
     live = json.loads(timeline.get_attribute("data-timeline"))
@@ -455,7 +453,7 @@ def test_vace_timeline_draws_live_and_after_a_run(browser_page):
     assert ran["code"][0] == "0" and ran["code"][10] == "0" and ran["code"][20] == "0", ran  # keyframes 0, 40, 80
     assert "1" in ran["code"] or "m" in ran["code"]
     (ARTIFACTS / "vace_timeline_after_run.png").write_bytes(timeline.screenshot())
-    preview = _node_id(page, "VACELatentMaskPreview")
+    preview = _node_id(page, "InertiaVACELatentMaskPreview")
     page.wait_for_function("""id => { const n = window.app.graph.getNodeById(id);
         return n.imgs && n.imgs.length && n.imgs[0].complete && n.imgs[0].naturalWidth > 0; }""", arg=preview,
                            timeout=60_000)

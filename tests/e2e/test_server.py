@@ -41,7 +41,7 @@ def test_object_info_lists_pack_nodes(server):
 
     from comfyui_inertia import comfy_entrypoint
     pack_nodes = [c.GET_SCHEMA().node_id for c in asyncio.run(asyncio.run(comfy_entrypoint()).get_node_list())]
-    assert {"RelaxationCFG", "RelaxationCFGPreview", "TemporalUnlearning", "ALG", "FramePackSectionSampler"} <= set(pack_nodes)
+    assert {"InertiaRelaxationCFG", "InertiaRelaxationCFGPreview", "InertiaTemporalUnlearning", "InertiaALG", "InertiaFramePackSectionSampler"} <= set(pack_nodes)
     for node_id in pack_nodes:
         assert node_id in info, f"{node_id} missing from /object_info"
         spec = info[node_id]
@@ -60,9 +60,9 @@ def test_bundled_api_workflow_runs(server, path, tmp_path):
     assert entry["status"]["status_str"] == "success"
     assert any(f.suffix in (".mp4", ".webm", ".webp") and f.stat().st_size > 0 for f in files), files
     types = {n["class_type"] for n in graph.values()}
-    if "RelaxationCFGPreview" in types:
+    if "InertiaRelaxationCFGPreview" in types:
         assert any(f.suffix == ".png" for f in files), "RelaxationCFGPreview's plot was not saved"
-    relax_ids = [k for k, n in graph.items() if n["class_type"] == "RelaxationCFG"]
+    relax_ids = [k for k, n in graph.items() if n["class_type"] == "InertiaRelaxationCFG"]
     texts = [t for k in relax_ids for t in entry["outputs"].get(k, {}).get("text", [])]
     if relax_ids:
         expected = "embedded mode" if path.stem.startswith(("hunyuan", "framepack")) else "cfg mode"
@@ -73,7 +73,7 @@ def test_validation_error_is_reported_clearly(server):
     srv, _ = server
     path = next(p for p in API_WORKFLOWS if "wan21_t2v" in p.stem)
     graph = headless.standin_graph(json.loads(path.read_text()))
-    relax = next(k for k, n in graph.items() if n["class_type"] == "RelaxationCFG")
+    relax = next(k for k, n in graph.items() if n["class_type"] == "InertiaRelaxationCFG")
     graph[relax]["inputs"]["decay_power"] = 0.0
     with pytest.raises(headless.WorkflowError) as e:
         headless.queue_workflow(srv, graph, Path("/tmp"), timeout=60)
@@ -84,7 +84,7 @@ def test_execution_error_names_the_input(server, tmp_path):
     srv, _ = server
     path = next(p for p in API_WORKFLOWS if "wan21_t2v" in p.stem)
     graph = headless.standin_graph(json.loads(path.read_text()))
-    relax = next(k for k, n in graph.items() if n["class_type"] == "RelaxationCFG")
+    relax = next(k for k, n in graph.items() if n["class_type"] == "InertiaRelaxationCFG")
     graph[relax]["inputs"].update(s_min=8.0, s_base=6.0)
     with pytest.raises(headless.WorkflowError) as e:
         headless.queue_workflow(srv, graph, tmp_path, timeout=120)

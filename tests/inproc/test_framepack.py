@@ -75,7 +75,7 @@ def test_node_schemas(comfy, fp, fps):
         assert schema.category == "Inertia/FramePack" and schema.description
         assert all(i.tooltip for i in schema.inputs) and all(o.tooltip for o in schema.outputs)
     ids = {cls.GET_SCHEMA().node_id for cls in [*fp.NODES, *fps.NODES]}
-    assert {"FramePackModelLoader", "FramePackSectionSampler"} <= ids
+    assert {"InertiaFramePackModelLoader", "InertiaFramePackSectionSampler"} <= ids
 
 
 
@@ -118,7 +118,7 @@ def test_loader_validation_through_core_answers_like_a_stock_loader(comfy, fp, f
     from comfyui_inertia.nodes.standins import framepack as framepack_standin
 
     def errors(name):
-        prompt = {"1": {"class_type": "FramePackModelLoader", "inputs": {"model_name": name, "weight_dtype": "default"}}}
+        prompt = {"1": {"class_type": "InertiaFramePackModelLoader", "inputs": {"model_name": name, "weight_dtype": "default"}}}
         ok, errs, _ = asyncio.run(execution.validate_inputs("t", prompt, "1", {}))
         return ok, errs
 

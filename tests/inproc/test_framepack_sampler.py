@@ -425,10 +425,10 @@ def test_core_prompt_validation_reports_a_bad_sampler_name(comfy, fp_dir):
 
     def sampler_errors(name, steps=25):
         prompt = {
-            "1": {"class_type": "FramePackModelLoader",
+            "1": {"class_type": "InertiaFramePackModelLoader",
                   "inputs": {"model_name": framepack_standin.FRAMEPACK_STANDINS["framepack_i2v"], "weight_dtype": "default"}},
             "2": {"class_type": "EmptyHunyuanLatentVideo", "inputs": {"width": 64, "height": 64, "length": 1, "batch_size": 1}},
-            "3": {"class_type": "FramePackSectionSampler", "inputs": {
+            "3": {"class_type": "InertiaFramePackSectionSampler", "inputs": {
                 "model": ["1", 0], "positive": ["9", 0], "clip_vision_output": ["9", 0], "start_latent": ["2", 0],
                 "total_seconds": 1.0, "latent_window_size": 9, "steps": steps, "distilled_guidance": 10.0, "cfg": 1.0,
                 "shift": 0.0, "seed": 1, "sampler_name": name, "mode": "inverted"}},

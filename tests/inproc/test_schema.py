@@ -76,3 +76,17 @@ def test_every_node_module_is_collected(comfy, node_classes):
         mod = importlib.import_module(f"comfyui_inertia.nodes.{name}")
         missing = [cls.__name__ for cls in mod.NODES if cls not in listed]
         assert not missing, f"nodes/{name}.py: {missing} are not collected by nodes/extension.py"
+
+
+def test_node_ids_carry_the_pack_prefix_and_have_a_help_page(node_classes):
+    """Ids are ``Inertia…`` (core: custom ids "should be globally unique", ``comfy_api/latest/_io.py``), so the
+    editor's search for "inertia" finds every node; each has ``js/docs/<id>.md`` (the frontend's node-docs path)."""
+    problems = []
+    for cls in node_classes:
+        node_id = cls.GET_SCHEMA().node_id
+        if not node_id.startswith("Inertia"):
+            problems.append(f"{node_id}: id lacks the 'Inertia' prefix")
+        page = REPO / "js" / "docs" / f"{node_id}.md"
+        if not page.is_file() or len(page.read_text().strip()) < 200:
+            problems.append(f"{node_id}: no help page js/docs/{node_id}.md")
+    assert not problems, "\n".join(problems)

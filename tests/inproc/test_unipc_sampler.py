@@ -75,7 +75,7 @@ def samplers(comfy):
 
 def section(comfy, model, **kw):
     """One FramePack section (the node looked up by id, wherever the module split puts it); the generated frames."""
-    node = comfy.NODE_CLASS_MAPPINGS["FramePackSectionSampler"]
+    node = comfy.NODE_CLASS_MAPPINGS["InertiaFramePackSectionSampler"]
     args = dict(model=model, positive=standins.hunyuan_text_conditioning(1, length=8), clip_vision_output=vision(),
                 start_latent=lat(10), total_seconds=SECONDS, latent_window_size=WS, steps=STEPS,
                 distilled_guidance=10.0, cfg=1.0, shift=0.0, seed=7, sampler_name="euler", mode="inverted")

@@ -140,7 +140,7 @@ def test_schema_is_wan_vace_to_videos(comfy):
 
     ours, core = VACELatentAlignedEncode.GET_SCHEMA(), WanVaceToVideo.GET_SCHEMA()
     assert spec(ours) == spec(core)
-    assert comfy.NODE_CLASS_MAPPINGS["VACELatentAlignedEncode"] is VACELatentAlignedEncode
+    assert comfy.NODE_CLASS_MAPPINGS["InertiaVACELatentAlignedEncode"] is VACELatentAlignedEncode
     assert ours.display_name == "WanVaceToVideo (latent-aligned)" and ours.category == "Inertia/VACE"
     assert ours.description and all(i.tooltip for i in ours.inputs) and all(o.tooltip for o in ours.outputs)
 
