@@ -14,6 +14,12 @@ class InertiaInputError(ValueError):
         super().__init__(f"ComfyUI-Inertia: input '{name}' = {value!r} {what}. Fix: {fix}")
 
 
+def short(value, limit: int = 60) -> str:
+    """``value`` as text for a message (strings as they are, others by ``repr``), cut to ``limit`` characters."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
+
+
 def require_finite(name: str, value: float, fix: str = "enter a finite number") -> float:
     """Return ``float(value)``; raise :class:`InertiaInputError` if it is NaN or ±inf."""
     v = float(value)

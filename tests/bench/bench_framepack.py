@@ -196,7 +196,7 @@ def main():
     import comfy.patcher_extension as pe
     import comfyui_version
 
-    from comfyui_inertia.nodes import framepack as fp
+    from comfyui_inertia.nodes import framepack_loader as fpl
     from comfyui_inertia.nodes import framepack_sampler as fps
     from comfyui_inertia.nodes.pure import framepack_schedule as fs
     from comfyui_inertia.nodes.standins import framepack as fstand
@@ -297,7 +297,7 @@ def main():
 
     # =========================================================================== ours
     t0 = time.perf_counter()
-    model = fp.load_framepack_state_dict(make_weights(shapes, device, dtype, opt.seed), {"dtype": dtype},
+    model = fpl.load_framepack_state_dict(make_weights(shapes, device, dtype, opt.seed), {"dtype": dtype},
                                          name="FramePackI2V_HY_bench.safetensors")
     free_all()
     res["ours_load_s"] = round(time.perf_counter() - t0, 2)

@@ -188,7 +188,7 @@ def main():
     import comfy.model_management as mm
     import torch
 
-    from comfyui_inertia.nodes import framepack as fpm
+    from comfyui_inertia.nodes import framepack_loader as fpl
     from comfyui_inertia.nodes.framepack_controls import FramePackHistoryControls
     from comfyui_inertia.nodes.pure import framepack_schedule as fs
 
@@ -213,7 +213,7 @@ def main():
 
     t0 = time.perf_counter()
     sd = random_framepack_sd(device, dtype, **shape)
-    model = fpm.load_framepack_state_dict(sd, {"dtype": dtype}, name="FramePackI2V_HY_bench.safetensors")
+    model = fpl.load_framepack_state_dict(sd, {"dtype": dtype}, name="FramePackI2V_HY_bench.safetensors")
     del sd
     mm.soft_empty_cache()
     print(json.dumps({"model_build_s": round(time.perf_counter() - t0, 1)}), flush=True)  # noqa: T201

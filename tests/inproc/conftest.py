@@ -8,14 +8,14 @@ from comfyui_inertia.nodes.standins import framepack as framepack_standin
 
 @pytest.fixture(scope="session")
 def fp(comfy):
-    """The pack's ``nodes.framepack`` module: model and loader (imported once ComfyUI is set up)."""
+    """The pack's ``nodes.framepack`` module: the model class (imported once ComfyUI is set up)."""
     from comfyui_inertia.nodes import framepack
     return framepack
 
 
 @pytest.fixture(scope="session")
 def fps(comfy):
-    """The pack's ``nodes.framepack_sampler`` module: the section sampler and the timed-prompt nodes."""
+    """The pack's ``nodes.framepack_sampler`` module: the section sampler."""
     from comfyui_inertia.nodes import framepack_sampler
     return framepack_sampler
 
@@ -36,8 +36,22 @@ def fp_dir(comfy, tmp_path_factory):
 
 
 @pytest.fixture()
-def load_fp(fp, fp_dir):
+def load_fp(fpl, fp_dir):
     """``load_fp(name)`` → a fresh FramePack MODEL through the pack's loader node."""
     def load(name="framepack_i2v"):
-        return fp.FramePackModelLoader.execute(model_name=framepack_standin.FRAMEPACK_STANDINS[name]).args[0]
+        return fpl.FramePackModelLoader.execute(model_name=framepack_standin.FRAMEPACK_STANDINS[name]).args[0]
     return load
+
+
+@pytest.fixture(scope="session")
+def fpl(comfy):
+    """The pack's ``nodes.framepack_loader`` module: the state-dict loader and the Load FramePack Model node."""
+    from comfyui_inertia.nodes import framepack_loader
+    return framepack_loader
+
+
+@pytest.fixture(scope="session")
+def fpi(comfy):
+    """The pack's ``nodes.framepack_inputs`` module: the timed-prompt nodes and the start-image bucket."""
+    from comfyui_inertia.nodes import framepack_inputs
+    return framepack_inputs

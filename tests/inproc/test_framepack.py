@@ -16,10 +16,10 @@ from .framepack_reference import packed_forward
 WS = 2  # latent window of the forward test's section plan
 
 
-def test_forward_matches_independent_reference(fp):
+def test_forward_matches_independent_reference(fp, fpl):
     """Our model (core HunyuanVideo + FramePack parts) == a plain-torch FramePack forward on the same weights."""
     sd = framepack_standin.framepack_state_dict(seed=5, std=0.05)
-    model = fp.load_framepack_state_dict({k: v.clone() for k, v in sd.items()}, {"dtype": torch.float32})
+    model = fpl.load_framepack_state_dict({k: v.clone() for k, v in sd.items()}, {"dtype": torch.float32})
     dm = model.get_model_object("diffusion_model")
     assert isinstance(dm, fp.FramePackHunyuanVideo) and dm.params.guidance_embed
     g = torch.Generator().manual_seed(0)
@@ -49,7 +49,7 @@ def test_forward_matches_independent_reference(fp):
     assert plain.shape == x.shape and not torch.allclose(plain, ours)
 
 
-def test_loader_node_real_layout_and_rejects_other_checkpoints(fp, load_fp):
+def test_loader_node_real_layout_and_rejects_other_checkpoints(fp, load_fp, fpl):
     from comfyui_inertia.nodes.model_info import has_guidance_input
 
     model = load_fp()
@@ -60,21 +60,21 @@ def test_loader_node_real_layout_and_rejects_other_checkpoints(fp, load_fp):
             "single_blocks.0.linear1.weight"} <= keys
     assert not any(k.startswith("byt5_in") for k in keys)
     with pytest.raises(InertiaInputError, match="plain HunyuanVideo"):
-        fp.FramePackModelLoader.execute(model_name="hunyuan_plain.safetensors")
+        fpl.FramePackModelLoader.execute(model_name="hunyuan_plain.safetensors")
     with pytest.raises(InertiaInputError, match="not a FramePack checkpoint"):
-        fp.FramePackModelLoader.execute(model_name="wan_plain.safetensors")
+        fpl.FramePackModelLoader.execute(model_name="wan_plain.safetensors")
     # the ComfyUI layout (e.g. a re-saved file) loads too
     sd = fk.diffusers_to_comfy(framepack_standin.framepack_state_dict(seed=2))
-    assert fp.is_framepack_model(fp.load_framepack_state_dict({"model.diffusion_model." + k: v for k, v in sd.items()}))
+    assert fp.is_framepack_model(fpl.load_framepack_state_dict({"model.diffusion_model." + k: v for k, v in sd.items()}))
 
 
-def test_node_schemas(comfy, fp, fps):
-    for cls in [*fp.NODES, *fps.NODES]:
+def test_node_schemas(comfy, fpl, fps, fpi):
+    for cls in [*fpl.NODES, *fps.NODES, *fpi.NODES]:
         schema = cls.GET_SCHEMA()
         assert comfy.NODE_CLASS_MAPPINGS[schema.node_id] is cls
         assert schema.category == "Inertia/FramePack" and schema.description
         assert all(i.tooltip for i in schema.inputs) and all(o.tooltip for o in schema.outputs)
-    ids = {cls.GET_SCHEMA().node_id for cls in [*fp.NODES, *fps.NODES]}
+    ids = {cls.GET_SCHEMA().node_id for cls in [*fpl.NODES, *fps.NODES, *fpi.NODES]}
     assert {"InertiaFramePackModelLoader", "InertiaFramePackSectionSampler"} <= ids
 
 
@@ -100,15 +100,15 @@ def test_memory_estimate_counts_the_packed_context(fp, load_fp):
     (0, "is not a file name"), ("", "is not a file name"), ("../../../../etc/passwd", "is not a file in models/diffusion_models"),
     ("/etc/passwd", "is not a file in models/diffusion_models"), ("no_such_framepack.safetensors", "is not a file in"),
 ])
-def test_loader_refuses_unknown_names_at_validation_and_execution(fp, fp_dir, name, problem):
-    msg = fp.FramePackModelLoader.validate_inputs(model_name=name)
+def test_loader_refuses_unknown_names_at_validation_and_execution(fp, fp_dir, name, problem, fpl):
+    msg = fpl.FramePackModelLoader.validate_inputs(model_name=name)
     shown = name if isinstance(name, str) else repr(name)  # the value as text, quoted
     assert isinstance(msg, str) and f"input 'model_name' = {shown!r} {problem}" in msg and "models/diffusion_models" in msg
     with pytest.raises(InertiaInputError, match=f"'model_name'.*{problem}"):
-        fp.FramePackModelLoader.execute(model_name=name)
+        fpl.FramePackModelLoader.execute(model_name=name)
 
 
-def test_loader_validation_through_core_answers_like_a_stock_loader(comfy, fp, fp_dir):
+def test_loader_validation_through_core_answers_like_a_stock_loader(comfy, fp, fp_dir, fpl):
     """ComfyUI's own prompt validation calls validate_inputs: a bad name is a node error before anything runs,
     a listed FramePack file passes; a linked name (None at validation) is left to execution, where None fails."""
     import asyncio
@@ -126,23 +126,23 @@ def test_loader_validation_through_core_answers_like_a_stock_loader(comfy, fp, f
     assert not ok and errs[0]["type"] == "custom_validation_failed" and errs[0]["extra_info"]["input_name"] == "model_name"
     assert "'model_name' = '../../../../etc/passwd' is not a file in models/diffusion_models" in errs[0]["details"]
     assert errors(framepack_standin.FRAMEPACK_STANDINS["framepack_i2v"]) == (True, [])
-    assert fp.FramePackModelLoader.validate_inputs(model_name=None) is True
+    assert fpl.FramePackModelLoader.validate_inputs(model_name=None) is True
     with pytest.raises(InertiaInputError, match="'model_name' = 'None' is not a file name"):
-        fp.FramePackModelLoader.execute(model_name=None)
+        fpl.FramePackModelLoader.execute(model_name=None)
     with pytest.raises(InertiaInputError, match="'weight_dtype' = 'fp4'"):
-        fp.FramePackModelLoader.execute(model_name=framepack_standin.FRAMEPACK_STANDINS["framepack_i2v"],
+        fpl.FramePackModelLoader.execute(model_name=framepack_standin.FRAMEPACK_STANDINS["framepack_i2v"],
                                         weight_dtype="fp4")
 
 
-def test_loader_path_never_leaves_the_model_folders(fp, fp_dir, monkeypatch):
+def test_loader_path_never_leaves_the_model_folders(fp, fp_dir, monkeypatch, fpl):
     """Defence in depth: even a listed name that core resolves outside every diffusion_models root is refused."""
     import folder_paths
 
     from comfyui_inertia.nodes.standins import framepack as framepack_standin
 
     name = framepack_standin.FRAMEPACK_STANDINS["framepack_i2v"]
-    inside = fp.model_path(name)
+    inside = fpl.model_path(name)
     assert inside == str(fp_dir / name)
     monkeypatch.setattr(folder_paths, "get_full_path", lambda folder, filename: "/etc/passwd")
     with pytest.raises(InertiaInputError, match="does not resolve to a file inside the model folders"):
-        fp.model_path(name)
+        fpl.model_path(name)

@@ -183,10 +183,10 @@ def test_relaxation_cfg_embedded_rewrites_framepack_guidance(fps, load_fp):
     assert min(float(c["guidance"][0]) for c in calls) < 4.0
 
 
-def test_timed_prompts_pick_and_blend_per_section(fps, load_fp):
+def test_timed_prompts_pick_and_blend_per_section(fps, load_fp, fpi):
     a = standins.hunyuan_text_conditioning(1, length=8)
     b = standins.hunyuan_text_conditioning(2, length=6)
-    at = lambda c, s: fps.FramePackConditioningAt.execute(conditioning=c, start_seconds=s).args[0]  # noqa: E731
+    at = lambda c, s: fpi.FramePackConditioningAt.execute(conditioning=c, start_seconds=s).args[0]  # noqa: E731
     positive = at(a, 0.0) + at(b, 0.5)  # Conditioning (Combine) = list concatenation
     # sections (ws 2) start at 0, 0.267, 0.533 s → a, a, b; generated last-to-first
     m, calls = probe(load_fp())
@@ -355,9 +355,9 @@ def test_boolean_text_mask_drops_padded_tokens(fps, load_fp):
     torch.testing.assert_close(as_bool, short, rtol=1e-5, atol=1e-6)
 
 
-def test_conditioning_at_refuses_non_finite_seconds(fps):
+def test_conditioning_at_refuses_non_finite_seconds(fps, fpi):
     c = standins.hunyuan_text_conditioning(1, length=4)
-    at = fps.FramePackConditioningAt
+    at = fpi.FramePackConditioningAt
     for kw, match in ((dict(start_seconds=float("nan")), r"'start_seconds' = nan is not a finite number"),
                       (dict(start_seconds=float("inf")), r"'start_seconds' = inf is not a finite number"),
                       (dict(start_seconds=1.0, end_seconds=float("nan")), r"'end_seconds' = nan is not a finite"),
@@ -371,10 +371,10 @@ def test_conditioning_at_refuses_non_finite_seconds(fps):
     assert at.execute(conditioning=c, start_seconds=1.5).args[0][0][1][keys.FRAMEPACK_START_S] == 1.5
 
 
-def test_timestamped_prompt_validation_is_fast_and_names_the_input(fps):
+def test_timestamped_prompt_validation_is_fast_and_names_the_input(fps, fpi):
     import time
 
-    node = fps.FramePackTimestampedTextEncode
+    node = fpi.FramePackTimestampedTextEncode
     assert node.validate_inputs(text="[0s: a cat] [2s: it jumps]") is True and node.validate_inputs(text=None) is True
     for text in ("[" * 10**6, "[:" * 500000):
         t0 = time.perf_counter()
@@ -384,27 +384,27 @@ def test_timestamped_prompt_validation_is_fast_and_names_the_input(fps):
     assert "out of order" in node.validate_inputs(text="[3s: b] [1s: a]")
 
 
-def test_image_to_bucket_resizes_and_centre_crops_like_the_original(fps):
+def test_image_to_bucket_resizes_and_centre_crops_like_the_original(fps, fpi):
     import torch.nn.functional as F
 
     img = torch.rand(2, 600, 1000, 3, generator=torch.Generator().manual_seed(0))
-    out = fps.FramePackImageToBucket.execute(image=img, upscale_method="bilinear")
+    out = fpi.FramePackImageToBucket.execute(image=img, upscale_method="bilinear")
     image, width, height = out.args
     assert (width, height) == (832, 480) and image.shape == (2, 480, 832, 3)
     assert "resized and centre-cropped 1000x600 px to the nearest bucket 832x480 px" in out.ui.as_dict()["text"][0]
     # independent: crop rows to the bucket's aspect (600·(1000/600)/(832/480) = 576.9 → 12 rows off each side), resize
     want = F.interpolate(img[:, 12:588].movedim(-1, 1), size=(480, 832), mode="bilinear").movedim(1, -1)
     torch.testing.assert_close(image, want.clamp(0, 1), rtol=0, atol=1e-6)
-    sq = fps.FramePackImageToBucket.execute(image=torch.rand(1, 512, 512, 3)).args  # lanczos, as the original
+    sq = fpi.FramePackImageToBucket.execute(image=torch.rand(1, 512, 512, 3)).args  # lanczos, as the original
     assert sq[0].shape == (1, 640, 608, 3) and (sq[1], sq[2]) == (608, 640)  # a tie goes to the later bucket
     assert float(sq[0].min()) >= 0.0 and float(sq[0].max()) <= 1.0
     same = torch.rand(1, 480, 832, 3)
-    res = fps.FramePackImageToBucket.execute(image=same)
+    res = fpi.FramePackImageToBucket.execute(image=same)
     assert res.args[0] is same and "already a bucket" in res.ui.as_dict()["text"][0]
     with pytest.raises(InertiaInputError, match="'upscale_method' = 'cubic'"):
-        fps.FramePackImageToBucket.execute(image=same, upscale_method="cubic")
+        fpi.FramePackImageToBucket.execute(image=same, upscale_method="cubic")
     with pytest.raises(InertiaInputError, match=r"'image' = '\(480, 832\)' is not an image batch"):
-        fps.FramePackImageToBucket.execute(image=torch.rand(480, 832))
+        fpi.FramePackImageToBucket.execute(image=torch.rand(480, 832))
 
 
 def test_off_grid_start_latent_points_to_the_bucket_node(fps, load_fp):

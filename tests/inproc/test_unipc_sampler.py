@@ -57,14 +57,14 @@ def probe(model):
 
 
 @pytest.fixture(scope="module")
-def framepack_model(fp):
+def framepack_model(fp, fpl):
     """The tiny FramePack stand-in (released layout, the pack's loader) with ``proj_out`` scaled ×10, so the
     velocity is O(1) as a trained model's (at the stand-in's std 0.02 it is ~0.02 and x0 ≈ x, where every
     sampler agrees to ~1e-3)."""
     sd = framepack_standin.framepack_state_dict(seed=3)
     sd["proj_out.weight"] *= 10.0
     sd["proj_out.bias"] *= 10.0
-    return fp.load_framepack_state_dict(sd, {"dtype": torch.float32})
+    return fpl.load_framepack_state_dict(sd, {"dtype": torch.float32})
 
 
 @pytest.fixture(scope="module")
