@@ -12,12 +12,12 @@ import torch
 from comfy_api.latest import io, ui
 
 from .pure.errors import InertiaInputError
-from .pure.vace import aligned, grid
+from .pure.vace import aligned, grid, limits
 from .vace_masks import CATEGORY, require_batch
 
 log = logging.getLogger("ComfyUI-Inertia")
 
-MAX_RES = 16384  # ComfyUI's nodes.MAX_RESOLUTION, the bound WanVaceToVideo uses
+MAX_RES = limits.MAX_SIDE  # ComfyUI's nodes.MAX_RESOLUTION, the bound WanVaceToVideo uses
 
 
 def _fit(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
@@ -63,8 +63,11 @@ class VACELatentAlignedEncode(io.ComfyNode):
     For masks uniform on each VAE group and read consistently by WanVaceToVideo the outputs
     are bit-equal to WanVaceToVideo's. Shapes: ``control_video`` IMAGE ``[N, h, w, C]``,
     ``control_masks`` MASK ``[N, h, w]`` (1 = generate), both resized like WanVaceToVideo and
-    padded to ``length`` (0.5 gray / 1 generate). Raises :class:`InertiaInputError` for a
-    width/height off the 8 px grid or an empty batch. Sources: ComfyUI ``comfy_extras/nodes_wan.py``
+    padded to ``length`` (0.5 gray / 1 generate). Raises :class:`InertiaInputError`, before
+    anything is allocated, for a width/height off the 8 px grid or above 16384, a length or
+    batch_size outside WanVaceToVideo's bounds, length × height × width over
+    :data:`limits.MAX_PIXELS`, an empty latent over :data:`limits.MAX_LATENT` values, or an
+    empty batch. Sources: ComfyUI ``comfy_extras/nodes_wan.py``
     (``WanVaceToVideo``) and ``comfy/ldm/wan/vae.py`` (``WanVAE.encode``: frame 0 alone, then groups of 4);
     the VACE inactive / reactive streams: "VACE: All-in-One Video Creation and Editing", arXiv 2503.07598.
     """
@@ -93,7 +96,8 @@ class VACELatentAlignedEncode(io.ComfyNode):
                              tooltip="Output height in pixels (a multiple of 16); inputs are resized (centre crop)."),
                 io.Int.Input("length", default=81, min=1, max=MAX_RES, step=4,
                              tooltip="Pixel frames (4n+1); latent frames = (length-1)//4 + 1."),
-                io.Int.Input("batch_size", default=1, min=1, max=4096, tooltip="Batch size of the empty latent."),
+                io.Int.Input("batch_size", default=1, min=1, max=limits.MAX_BATCH,
+                             tooltip="Batch size of the empty latent."),
                 io.Float.Input("strength", default=1.0, min=0.0, max=1000.0, step=0.01,
                                tooltip="VACE strength (vace_strength), as in WanVaceToVideo."),
                 io.Image.Input("control_video", optional=True,
@@ -126,13 +130,7 @@ class VACELatentAlignedEncode(io.ComfyNode):
         import comfy.model_management
         import node_helpers
 
-        W, H, L = int(width), int(height), int(length)
-        for name, v in (("width", W), ("height", H)):
-            if v % grid.SPACE_STRIDE or v < grid.SPACE_STRIDE:
-                raise InertiaInputError(name, v, "use a multiple of 16 (Wan works on 8 px VAE cells, 2x2 patches)",
-                                        "is not a multiple of 8")
-        if L < 1:
-            raise InertiaInputError("length", L, "use at least 1 frame (4n+1, e.g. 81)", "is below 1")
+        W, H, L, B = cls.check_sizes(width, height, length, batch_size, reference_image is not None)
         T = grid.latent_length(L)
         if control_video is not None:
             require_batch("control_video", control_video)
@@ -167,10 +165,37 @@ class VACELatentAlignedEncode(io.ComfyNode):
         values = {"vace_frames": [frames], "vace_mask": [vace_mask], "vace_strength": [strength]}
         positive = node_helpers.conditioning_set_values(positive, values, append=True)
         negative = node_helpers.conditioning_set_values(negative, values, append=True)
-        latent = torch.zeros([batch_size, 16, T + trim, H // 8, W // 8],
+        latent = torch.zeros([B, 16, T + trim, H // 8, W // 8],
                              device=comfy.model_management.intermediate_device())
         text = cls.report(m, video, held, group, per_frame, L, trim)
         return io.NodeOutput(positive, negative, {"samples": latent}, trim, ui=ui.PreviewText(text))
+
+    @staticmethod
+    def check_sizes(width, height, length, batch_size, with_reference: bool = False) -> tuple[int, int, int, int]:
+        """``(W, H, L, B)`` as ints, after the checks that must come before any allocation: whole
+        numbers, width/height multiples of 8 in [8, 16384], length in [1, 16384], batch_size in
+        [1, 4096], ``L × H × W ≤`` :data:`limits.MAX_PIXELS` (the control video and masks) and the
+        empty latent ``B × 16 × (T + reference) × H/8 × W/8 ≤`` :data:`limits.MAX_LATENT`.
+        Raises :class:`InertiaInputError` naming the input."""
+        grid_fix = "use a multiple of 16 (Wan works on 8 px VAE cells, 2x2 patches)"
+        sides = []
+        for name, v in (("width", width), ("height", height)):
+            v = limits.whole(name, v, grid.SPACE_STRIDE, limits.MAX_SIDE, f"{grid_fix}, at most {limits.MAX_SIDE}")
+            if v % grid.SPACE_STRIDE:
+                raise InertiaInputError(name, v, grid_fix, "is not a multiple of 8")
+            sides.append(v)
+        W, H = sides
+        L = limits.whole("length", length, 1, limits.MAX_FRAMES, f"use 1 to {limits.MAX_FRAMES} frames (4n+1, e.g. 81)")
+        B = limits.whole("batch_size", batch_size, 1, limits.MAX_BATCH, f"use a batch of 1 to {limits.MAX_BATCH}")
+        limits.check_pixels("length", L, H, W, "length × height × width",
+                            "use a shorter length or a smaller width/height")
+        n = B * 16 * (grid.latent_length(L) + int(with_reference)) * (H // 8) * (W // 8)
+        if n > limits.MAX_LATENT:
+            raise InertiaInputError("batch_size", B, "use a smaller batch_size, length or size",
+                                    f"makes an empty latent [{B}, 16, {grid.latent_length(L) + int(with_reference)}, "
+                                    f"{H // 8}, {W // 8}] of {n:.3g} values, over the limit of {limits.MAX_LATENT:,} "
+                                    f"({n * 4 / 2 ** 30:.3g} GiB in float32)")
+        return W, H, L, B
 
     @staticmethod
     def report(masks, video, held, group, per_frame, length, trim) -> str:

@@ -12,6 +12,11 @@ see ``nodes/pure/vace/grid.py`` for the rule and the facts behind it. With
 ``VACELatentAlignedEncode`` ("WanVaceToVideo (latent-aligned)", ``nodes/vace_encode.py``), which
 then gives the same intended latent mask with every known pixel in the inactive stream.
 
+Sizes are checked before anything is allocated (``nodes/pure/vace/limits.py``): a linked length,
+frame count or crop count skips ComfyUI's min/max, so each builder refuses negative values and
+outputs over frames × height × width = 2³⁰ with an ``InertiaInputError`` naming the input and the
+bound; the text inputs are parsed in linear time with length caps (``nodes/pure/parse.py``).
+
 The task math is in ``nodes/pure/vace/`` (``tasks_time.py``: keyframes, extension;
 ``tasks_space.py``: repaint, outpaint, reference crops); the helpers here (input checks, snapping
 notes, the node text) are shared with ``nodes/vace_preview.py`` and ``nodes/vace_encode.py``.
@@ -26,7 +31,7 @@ from comfy_api.latest import io, ui
 
 from .pure import parse
 from .pure.errors import InertiaInputError
-from .pure.vace import grid, regions, reports, tasks_space, tasks_time
+from .pure.vace import grid, limits, regions, reports, tasks_space, tasks_time
 
 log = logging.getLogger("ComfyUI-Inertia")
 CATEGORY = "Inertia/VACE"
@@ -144,7 +149,7 @@ class VACEKeyframeBuilder(io.ComfyNode):
             inputs=[
                 io.Image.Input("images", tooltip="[N,H,W,3] keyframes, in time order of 'indices'. Sizes are centre-cropped "
                                                  "to multiples of 16."),
-                io.Int.Input("length", default=81, min=1, max=4097, step=4,
+                io.Int.Input("length", default=81, min=1, max=limits.MAX_BUILDER_LENGTH, step=4,
                              tooltip="Clip length in pixel frames; raised to the next 4n+1 if needed."),
                 io.String.Input("indices", default="",
                                 tooltip="Pixel frame of each image, comma separated (e.g. '0, 40, 80'; -1 = last frame). "
@@ -174,10 +179,15 @@ class VACEKeyframeBuilder(io.ComfyNode):
             guide_video = _rgb(require_batch("guide_video", guide_video))
             require_same_size("guide_video", guide_video, "images", images)
         tasks_time.check_anchor_edge(anchor_edge)
+        length = limits.whole("length", length, 1, limits.MAX_BUILDER_LENGTH,
+                              f"use 1 to {limits.MAX_BUILDER_LENGTH} pixel frames (4n+1, e.g. 81)")
         idx = parse.parse_int_list("indices", indices)
-        plan = tasks_time.plan_keyframes(images.shape[0], int(length), idx)
+        plan = tasks_time.plan_keyframes(images.shape[0], length, idx)
         notes += plan.notes
         images, _, _ = _snap_space("images", images, notes)
+        limits.check_pixels("length", plan.length, images.shape[1], images.shape[2],
+                            "length × the height × width of 'images'",
+                            "use a shorter length or smaller images (e.g. ImageScale)")
         if guide_video is not None:
             guide_video = regions.center_crop(guide_video, images.shape[1], images.shape[2])
             if guide_video.shape[0] < plan.length:
@@ -233,8 +243,15 @@ class VACEExtensionBuilder(io.ComfyNode):
         last = _rgb(require_batch("last", last)) if uses_last else None
         if first is not None and last is not None:
             require_same_size("last", last, "first", first)
-        plan = tasks_time.plan_extension(mode, int(generate), first.shape[0] if first is not None else 0,
+        generate = limits.whole("generate", generate, 0, limits.MAX_FRAMES,
+                                f"generate 0 to {limits.MAX_FRAMES} frames (e.g. 80)")
+        plan = tasks_time.plan_extension(mode, generate, first.shape[0] if first is not None else 0,
                                  last.shape[0] if last is not None else 0)
+        if plan.length > limits.MAX_FRAMES:
+            raise InertiaInputError("generate", generate, "generate fewer frames or give shorter clips",
+                                    f"makes a clip of {plan.length} frames ({plan.first_frames + plan.last_frames} "
+                                    f"known from 'first'/'last' + {plan.generate} generated), over WanVaceToVideo's "
+                                    f"limit of {limits.MAX_FRAMES}")
         notes = list(plan.notes)
         if first is not None:
             first, _, _ = _snap_space("first", first, notes)
@@ -242,6 +259,10 @@ class VACEExtensionBuilder(io.ComfyNode):
             last = regions.center_crop(last, first.shape[1], first.shape[2])  # same size as 'first', same crop
         elif last is not None:
             last, _, _ = _snap_space("last", last, notes)
+        ref = first if first is not None else last
+        limits.check_pixels("generate", plan.length, ref.shape[1], ref.shape[2],
+                            "(known + generated frames) × the height × width of 'first'/'last'",
+                            "generate fewer frames, or give shorter or smaller clips (e.g. ImageScale)")
         video, masks, lat = tasks_time.build_extension(plan, first, last, layout=mask_layout)
         report = _report("VACEExtensionBuilder", video, lat, notes,
                          [f"{mode}: known frames 0..{plan.first_frames - 1 if plan.first_frames else '-'} and "
@@ -298,6 +319,9 @@ class VACERepaintBuilder(io.ComfyNode):
         if fill not in ("gray", "source"):
             raise InertiaInputError("fill", fill, "use 'gray' or 'source'", "is not a known fill")
         L0 = video.shape[0]
+        limits.check_pixels("video", L0, video.shape[1], video.shape[2], "the frames × height × width of 'video'",
+                            "repaint a shorter or smaller video (e.g. ImageScale, or in parts)")
+        dilate_px = limits.whole("dilate_px", dilate_px, 0, None, "use 0 or more pixels")
         boxes = parse.parse_boxes(bbox)
         if mask is None and not boxes:
             raise InertiaInputError("mask", None, "connect a MASK or write a bbox", "is missing (and bbox is empty)")
@@ -315,7 +339,7 @@ class VACERepaintBuilder(io.ComfyNode):
         L = video_c.shape[0]
         video_c, dy, dx = _snap_space("video", video_c, notes)
         H, W = video_c.shape[1], video_c.shape[2]
-        region, static, region_notes = tasks_space.repaint_region(mask, boxes, L, H, W, L0, dy, dx, int(dilate_px),
+        region, static, region_notes = tasks_space.repaint_region(mask, boxes, L, H, W, L0, dy, dx, dilate_px,
                                                                   shape, video.dtype)
         notes += region_notes
         share = float(region.mean())  # binary: 0 exactly when nothing is repainted
@@ -400,6 +424,9 @@ class VACEOutpaintBuilder(io.ComfyNode):
                     notes.append(f"scale {scale:g} → video {geo.src_w}x{geo.src_h} (a multiple of 16, so the border "
                                  f"is whole 8 px VAE cells)")
                 extra.append(f"scale {scale:g}: video {geo.src_w}x{geo.src_h} centred at x={geo.left}, y={geo.top}")
+        limits.check_pixels("video", video.shape[0], geo.canvas_h, geo.canvas_w,
+                            "the frames of 'video' × the height × width of the outpainted canvas",
+                            "outpaint a shorter or smaller video (e.g. ImageScale), or a smaller expand_ratio")
         out, masks, lat = tasks_space.build_outpaint(video, geo, mode, mask_layout)
         report = _report("VACEOutpaintBuilder", out, lat, notes, extra, thin_masks=lat[:1], masks=masks, layout=mask_layout)
         return _outputs(out, masks, report)
@@ -423,7 +450,7 @@ class VACEReferenceCrops(io.ComfyNode):
                 "crops on one canvas), or 'references' to loaders that take several."),
             inputs=[
                 io.Image.Input("video", tooltip="[L,H,W,3] source frames."),
-                io.Int.Input("count", default=3, min=1, max=64, tooltip="Number of crops."),
+                io.Int.Input("count", default=3, min=1, max=limits.MAX_REFERENCE_CROPS, tooltip="Number of crops."),
                 io.Float.Input("crop_size", default=0.4, min=0.05, max=1.0, step=0.01,
                                tooltip="Side of each square crop as a fraction of the frame's shorter side."),
                 io.Combo.Input("placement", options=["edges", "grid", "center"], default="edges",
@@ -450,11 +477,17 @@ class VACEReferenceCrops(io.ComfyNode):
     def execute(cls, video, count=3, crop_size=0.4, placement="edges", direction="left,right", frame=-1) -> io.NodeOutput:
         video = _rgb(require_batch("video", video))
         L, H, W = video.shape[0], video.shape[1], video.shape[2]
-        dirs = parse.parse_directions(direction) if placement == "edges" else parse.DIRECTIONS
-        boxes = tasks_space.reference_crop_boxes(H, W, int(count), float(crop_size), placement, dirs)
+        count = limits.whole("count", count, 1, limits.MAX_REFERENCE_CROPS,
+                             f"ask for 1 to {limits.MAX_REFERENCE_CROPS} crops")
+        frame = limits.whole("frame", frame, -1, None, f"use a frame in [0, {L - 1}] or -1")
         if frame >= L:
-            raise InertiaInputError("frame", frame, f"use a frame in [0, {L - 1}] or -1", "is out of range")
-        frames = tasks_space.spread_frames(len(boxes), L) if frame < 0 else [int(frame)] * len(boxes)
+            raise InertiaInputError("frame", frame, f"use a frame in [0, {L - 1}] or -1",
+                                    f"is out of range for the {L} frames of 'video'")
+        limits.check_pixels("count", count, H, W, "count × the height × width of 'video' (one reference image each)",
+                            "ask for fewer crops or use a smaller video (e.g. ImageScale)")
+        dirs = parse.parse_directions(direction) if placement == "edges" else parse.DIRECTIONS
+        boxes = tasks_space.reference_crop_boxes(H, W, count, float(crop_size), placement, dirs)
+        frames = tasks_space.spread_frames(len(boxes), L) if frame < 0 else [frame] * len(boxes)
         crops = torch.stack([video[f, y0:y1, x0:x1] for f, (y0, x0, y1, x1) in zip(frames, boxes)])
         refs = torch.stack([tasks_space.fit_on_canvas(c, H, W) for c in crops])
         col = tasks_space.collage(crops, H, W).unsqueeze(0)

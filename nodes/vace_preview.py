@@ -16,7 +16,8 @@ import torch
 from comfy_api.latest import io, ui
 from PIL import Image, ImageDraw, ImageFont
 
-from .pure.vace import grid, regions
+from .pure.errors import InertiaInputError
+from .pure.vace import grid, limits, regions
 from .pure.vace.aligned import group_min_masks, latent_masks_aligned
 from .pure.vace.reports import aligned_latent_report, latent_report, timeline_payload
 from .vace_masks import CATEGORY, require_batch, require_same_size
@@ -34,7 +35,15 @@ def render_latent_preview(masks: torch.Tensor, length: int, video: torch.Tensor 
     """Draw the pixel → latent mask view. Returns (IMAGE ``[1, h, width, 3]``, summary text).
 
     ``layout``: ``for WanVaceToVideo`` shows the stock node's read (latent k ← pixel frame p(k));
-    ``latent-aligned`` shows VACELatentAlignedEncode's (latent k ← the minimum over its VAE group)."""
+    ``latent-aligned`` shows VACELatentAlignedEncode's (latent k ← the minimum over its VAE group).
+    ``masks`` ``[M, H, W]`` is cut or padded with 1 to ``length`` pixel frames. Tiles are at most
+    4 times as tall as wide (a taller mask is drawn squashed), so the image stays bounded.
+
+    Raises:
+        InertiaInputError: ``length`` below 1 or over :data:`limits.MAX_PREVIEW_FRAMES`.
+    """
+    limits.whole("length", length, 1, limits.MAX_PREVIEW_FRAMES,
+                 f"preview 1 to {limits.MAX_PREVIEW_FRAMES} pixel frames")
     L, T = length, grid.latent_length(length)
     is_aligned = grid.check_layout(layout) == grid.ALIGNED_LAYOUT
     m = masks[:L].float()
@@ -61,7 +70,7 @@ def render_latent_preview(masks: torch.Tensor, length: int, video: torch.Tensor 
     H, W = masks.shape[1], masks.shape[2]
     cols = min(T, 8)
     tw = (width - 2 * margin - (cols - 1) * 6) // cols
-    th = max(8, int(tw * H / W))
+    th = max(8, min(4 * tw, int(tw * H / W)))
     grid_rows = -(-T // cols)
     height = 150 + grid_rows * (th + 40) + 20
     img = Image.new("RGB", (width, height), BG)
@@ -172,9 +181,10 @@ class VACELatentMaskPreview(io.ComfyNode):
                 io.Mask.Input("control_masks", tooltip="[L,H,W] the mask you give WanVaceToVideo (1 = generate)."),
                 io.Image.Input("control_video", optional=True,
                                tooltip="Optional [L,H,W,3] control video, drawn under the mask in the tiles."),
-                io.Int.Input("length", default=0, min=0, max=100000,
-                             tooltip="WanVaceToVideo's length; 0 = the mask's frame count. Shorter masks are padded "
-                                     "with 1 (generate), as WanVaceToVideo does."),
+                io.Int.Input("length", default=0, min=0, max=limits.MAX_PREVIEW_FRAMES,
+                             tooltip="0 = the mask's frame count. Otherwise WanVaceToVideo's length (e.g. the builder's "
+                                     "length output), checked: it must equal the mask's frame count. At most "
+                                     f"{limits.MAX_PREVIEW_FRAMES} pixel frames are drawn."),
                 io.Combo.Input("mask_layout", options=list(grid.MASK_LAYOUTS), default=grid.STOCK_LAYOUT, optional=True,
                                tooltip="Which encode node the mask goes to: 'for WanVaceToVideo' (the stock node, latent k "
                                        "reads pixel frame p(k)) or 'latent-aligned' (the 'WanVaceToVideo (latent-aligned)' "
@@ -187,12 +197,39 @@ class VACELatentMaskPreview(io.ComfyNode):
             ],
         )
 
+    @staticmethod
+    def check_length(masks: torch.Tensor, length) -> int:
+        """The pixel frames to preview: the mask's frame count ``N`` (``length`` 0 or ``N``).
+
+        Raises :class:`InertiaInputError` (before anything is drawn or copied): ``length`` negative
+        or not ``N`` (naming both), ``N`` over :data:`limits.MAX_PREVIEW_FRAMES`, or frames ×
+        height × width of the mask over :data:`limits.MAX_PIXELS`."""
+        N, H, W = masks.shape[0], masks.shape[1], masks.shape[2]
+        length = limits.whole("length", length, 0, None, f"set length to 0 or to {N} (the frames of 'control_masks')")
+        if length and length != N:
+            raise InertiaInputError(
+                "length", length, f"set length to 0 or to {N}, or connect the control_masks of a {length}-frame "
+                "clip (a builder's control_masks and length outputs match)",
+                f"differs from the frame count of 'control_masks' ({N} frames)")
+        if N > limits.MAX_PREVIEW_FRAMES:
+            raise InertiaInputError(
+                "control_masks", f"{N} frames", f"preview at most {limits.MAX_PREVIEW_FRAMES} frames: cut the batch "
+                "first (e.g. with a batch slice node)",
+                f"has more frames than the preview draws ({limits.MAX_PREVIEW_FRAMES} pixel frames, "
+                f"{grid.latent_length(limits.MAX_PREVIEW_FRAMES)} latent frames)")
+        limits.check_pixels("control_masks", N, H, W, "the frames × height × width of 'control_masks'",
+                            "preview a shorter or smaller mask (e.g. scaled down: the preview draws small tiles)")
+        return N
+
     @classmethod
     def execute(cls, control_masks, control_video=None, length=0, mask_layout=grid.STOCK_LAYOUT) -> io.NodeOutput:
         grid.check_layout(mask_layout)
-        masks = control_masks if control_masks.ndim == 3 else control_masks.unsqueeze(0)
-        require_batch("control_masks", masks)
-        L = int(length) if length else masks.shape[0]
+        masks = require_batch("control_masks", control_masks if control_masks is None or control_masks.ndim != 2
+                              else control_masks.unsqueeze(0))
+        if masks.ndim != 3:
+            raise InertiaInputError("control_masks", tuple(masks.shape), "connect a MASK [L,H,W]",
+                                    f"has {masks.ndim} dimensions")
+        L = cls.check_length(masks, length)
         if control_video is not None:
             require_batch("control_video", control_video)
             require_same_size("control_video", control_video, "control_masks", masks)

@@ -24,6 +24,8 @@ math (``hold_known``, ``unshuffle_mask``, ...) is tested in ``tests/unit/test_va
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -539,6 +541,35 @@ def test_bad_input_errors_name_the_input(comfy, kw, name):
     with pytest.raises(InertiaInputError) as e:
         VACELatentAlignedEncode.execute(**args)
     assert e.value.name == name and "Fix:" in str(e.value)
+
+
+@pytest.mark.parametrize("kw,name,message", [
+    (dict(width=2**62), "width", "'width' = 4611686018427387904 is above the limit of 16384"),
+    (dict(width=-16), "width", "'width' = -16 is below 8"),
+    (dict(height=0), "height", "'height' = 0 is below 8"),
+    (dict(length=2**62), "length", "'length' = 4611686018427387904 is above the limit of 16384"),
+    (dict(length=-3), "length", "'length' = -3 is below 1"),
+    (dict(batch_size=-1), "batch_size", "'batch_size' = -1 is below 1"),
+    (dict(batch_size=2**62), "batch_size", "'batch_size' = 4611686018427387904 is above the limit of 4096"),
+    (dict(width=16384, height=16384, length=16384), "length",
+     "'length' = '16384 × 16384 × 16384' (length × height × width) gives 4.4e+12 pixels over all frames, over the "
+     "limit of 1,073,741,824"),
+    (dict(width=832, height=480, length=81, batch_size=4096), "batch_size",
+     "'batch_size' = 4096 makes an empty latent [4096, 16, 21, 60, 104] of 8.59e+09 values, over the limit of "
+     "2,147,483,648 (32 GiB in float32)"),
+])
+def test_linked_sizes_fail_before_allocating(comfy, kw, name, message):
+    """Linked sizes skip ComfyUI's min/max: refused before the control video, masks or latent are made and
+    before the VAE is called."""
+    vae = DuckVAE()
+    args = dict(positive=conds()[0], negative=conds()[1], vae=vae, width=16, height=16, length=9,
+                batch_size=1, strength=1.0, control_video=rand_images(9))
+    args.update(kw)
+    t0 = time.perf_counter()
+    with pytest.raises(InertiaInputError) as e:
+        VACELatentAlignedEncode.execute(**args)
+    assert time.perf_counter() - t0 < 1.0 and vae.calls == []
+    assert e.value.name == name and message in str(e.value) and "Fix:" in str(e.value), str(e.value)
 
 
 # ------------------------------------------------------------------------------- (4) end to end

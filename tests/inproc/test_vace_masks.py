@@ -26,6 +26,7 @@ preview node is tested in ``test_vace_preview.py``.
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import torch
@@ -224,6 +225,62 @@ def test_bad_input_errors_name_the_input(comfy, call, name):
     with pytest.raises(InertiaInputError) as e:
         call()
     assert e.value.name == name and f"'{name}'" in str(e.value) and "Fix:" in str(e.value)
+
+
+def _big(n, h, w):
+    """An IMAGE batch ``[n, h, w, 3]`` as a broadcast view: nothing is allocated unless a node copies it."""
+    return torch.full((1, 1, 1, 3), 0.5).expand(n, h, w, 3)
+
+
+CAP = "over the limit of 1,073,741,824"
+
+
+@pytest.mark.parametrize("call,name,message", [
+    (lambda: VACEKeyframeBuilder.execute(images=rand_images(1), length=2**62), "length",
+     "'length' = 4611686018427387904 is above the limit of 4097. Fix: use 1 to 4097 pixel frames"),
+    (lambda: VACEKeyframeBuilder.execute(images=rand_images(1), length=-5), "length", "'length' = -5 is below 1"),
+    (lambda: VACEKeyframeBuilder.execute(images=_big(1, 16384, 16384), length=4097), "length",
+     "'length' = '4097 × 16384 × 16384' (length × the height × width of 'images') gives 1.1e+12 pixels over all "
+     f"frames, {CAP}"),
+    (lambda: VACEExtensionBuilder.execute(mode="firstframe", generate=2**62, first=rand_images(1)), "generate",
+     "'generate' = 4611686018427387904 is above the limit of 16384"),
+    (lambda: VACEExtensionBuilder.execute(mode="firstframe", generate=-1, first=rand_images(1)), "generate",
+     "'generate' = -1 is negative"),
+    (lambda: VACEExtensionBuilder.execute(mode="firstclip", generate=4096, first=_big(16001, 16, 16)), "generate",
+     "'generate' = 4096 makes a clip of 20097 frames (16001 known from 'first'/'last' + 4096 generated), over "
+     "WanVaceToVideo's limit of 16384"),
+    (lambda: VACEExtensionBuilder.execute(mode="firstframe", generate=4096, first=_big(1, 16384, 16384)), "generate",
+     f"'generate' = '4097 × 16384 × 16384' ((known + generated frames) × the height × width of 'first'/'last') "
+     f"gives 1.1e+12 pixels over all frames, {CAP}"),
+    (lambda: VACERepaintBuilder.execute(video=_big(4097, 16384, 16384), bbox="0,0,8,8"), "video",
+     "'video' = '4097 × 16384 × 16384' (the frames × height × width of 'video') gives 1.1e+12 pixels"),
+    (lambda: VACERepaintBuilder.execute(video=rand_images(5), bbox="0,0,nan,8"), "bbox",
+     "'bbox' = '0,0,nan,8' has a box '0,0,nan,8' with a coordinate that is not a finite number"),
+    (lambda: VACERepaintBuilder.execute(video=rand_images(5), bbox="0: 0,0,8,8; 4: 0,0,inf,8"), "bbox",
+     "has a box '0,0,inf,8' with a coordinate that is not a finite number"),
+    (lambda: VACERepaintBuilder.execute(video=rand_images(5), bbox="0,0,8,8", dilate_px=-3), "dilate_px",
+     "'dilate_px' = -3 is negative"),
+    (lambda: VACEOutpaintBuilder.execute(video=_big(401, 1024, 1024), expand_ratio=1.0, direction="all"), "video",
+     f"'video' = '401 × 3072 × 3072' (the frames of 'video' × the height × width of the outpainted canvas) "
+     f"gives 3.78e+09 pixels over all frames, {CAP}"),
+    (lambda: VACEReferenceCrops.execute(video=rand_images(5), count=2**62), "count",
+     "'count' = 4611686018427387904 is above the limit of 64. Fix: ask for 1 to 64 crops"),
+    (lambda: VACEReferenceCrops.execute(video=rand_images(5), count=3, frame=-5), "frame",
+     "'frame' = -5 is below -1. Fix: use a frame in [0, 4] or -1"),
+    (lambda: VACEReferenceCrops.execute(video=rand_images(5), count=3, frame=5), "frame",
+     "'frame' = 5 is out of range for the 5 frames of 'video'"),
+    (lambda: VACEReferenceCrops.execute(video=_big(1, 16384, 16384), count=64), "count",
+     "'count' = '64 × 16384 × 16384' (count × the height × width of 'video' (one reference image each)) "
+     "gives 1.72e+10 pixels"),
+])
+def test_linked_sizes_fail_fast_before_allocating(comfy, call, name, message):
+    """Linked values skip ComfyUI's min/max: huge or negative sizes are refused with the input, the value and
+    the bound, before anything is allocated (broadcast views stand for inputs of terabytes)."""
+    t0 = time.perf_counter()
+    with pytest.raises(InertiaInputError) as e:
+        call()
+    assert time.perf_counter() - t0 < 1.0
+    assert e.value.name == name and message in str(e.value) and "Fix:" in str(e.value), str(e.value)
 
 
 def test_reference_crops(comfy):

@@ -167,6 +167,15 @@ def test_group_reduce_and_conflicts():
     assert grid.read_conflicts(torch.ones(3, 1, 1), 9) == []
 
 
+def test_conflicts_off_the_4n_plus_1_grid():
+    """A length off 4n + 1 (a mask of 3 or 7 frames in the preview): a frame read past the last VAE
+    group belongs to no latent frame (the VAE drops it), so it is no conflict (an IndexError before)."""
+    assert torch_reads(3) == [1] and torch_reads(7) == [1, 5]  # frame 1 / 5: groups 1 / 2 do not exist
+    assert grid.read_conflicts(torch.tensor([1.0]).view(1, 1, 1), 3) == []
+    lat = torch.tensor([1.0, 0.0]).view(2, 1, 1)  # L = 7: latent 0 generated, latent 1 (frames 1-4) kept
+    assert grid.read_conflicts(lat, 7) == [(1, 0)]
+
+
 
 
 def test_snapping_lengths():

@@ -158,9 +158,11 @@ def read_conflicts(latent_masks: torch.Tensor, length: int) -> list[tuple[int, i
     the frame's own VAE group keeps (see the module notes). Empty for static masks.
 
     Reads only the rows it compares (about T/3 pairs), and none when ``latent_masks`` is one row
-    broadcast over ``T`` (stride 0, e.g. a static mask's ``expand``)."""
+    broadcast over ``T`` (stride 0, e.g. a static mask's ``expand``). For a length off 4n + 1, a
+    frame read past the last VAE group (the VAE drops it) belongs to no group: no conflict."""
     out = []
     own = latent_of_frame(length).tolist()
+    T = latent_length(length)
     if latent_masks.shape[0] > 1 and latent_masks.stride(0) == 0:
         return out  # every row is the same memory: no row can generate what another keeps
     gen: dict[int, torch.Tensor] = {}
@@ -173,7 +175,7 @@ def read_conflicts(latent_masks: torch.Tensor, length: int) -> list[tuple[int, i
 
     for k, p in enumerate(pixel_frames_read(length)):
         g = own[p]
-        if g == k:
+        if g == k or g >= T:
             continue
         if bool((row(k) & ~row(g)).any()):
             out.append((p, k))

@@ -22,6 +22,7 @@ from ..errors import InertiaInputError, require_range
 from ..parse import DIRECTIONS
 from ..resize import resize_frames, resize_frames_into
 from .grid import GRAY, STOCK_LAYOUT, check_layout, group_reduce, latent_length, layout_index, new_buffer, vae_group
+from .limits import MAX_REFERENCE_CROPS
 from .regions import SIZE_MULTIPLE, boxes_per_frame, boxify, center_crop, dilate_bool, rasterize_boxes, snap_size
 
 #: VACERepaintBuilder's ``shape`` choices.
@@ -282,9 +283,16 @@ def reference_crop_boxes(height: int, width: int, count: int, size_frac: float, 
     ``edges``: crops touching the chosen sides of the frame (the parts that "feel like" the
     outside), spread along each side and dealt round-robin over the sides.
     ``grid``: spread over the whole frame. ``center``: all centred.
+
+    Raises:
+        InertiaInputError: ``count`` outside [1, :data:`limits.MAX_REFERENCE_CROPS`]; ``crop_size``
+        outside (0, 1]; an unknown ``placement``.
     """
     if count < 1:
         raise InertiaInputError("count", count, "ask for at least one crop", "is below 1")
+    if count > MAX_REFERENCE_CROPS:
+        raise InertiaInputError("count", count, f"ask for at most {MAX_REFERENCE_CROPS} crops",
+                                f"is above the limit of {MAX_REFERENCE_CROPS}")
     require_range("crop_size", size_frac, 0.0, 1.0, "choose a fraction in (0, 1]", lo_open=True)
     s = max(SIZE_MULTIPLE, int(round(size_frac * min(height, width))))
     s = min(s, height, width)
