@@ -45,6 +45,7 @@ from . import framepack as fpm
 from . import keys, patching, relaxation_cfg
 from .pure import framepack_history as fh
 from .pure.errors import InertiaInputError
+from .pure.parse import parse_section_betas
 
 log = logging.getLogger("ComfyUI-Inertia")
 
@@ -352,7 +353,7 @@ class FramePackHistoryControls(io.ComfyNode):
             lowpass_sigma=lowpass_sigma, lowpass_age_slope=lowpass_age_slope, decay_strength=decay_strength,
             decay_age_slope=decay_age_slope, decay_mode=decay_mode, decay_start_percent=decay_start_percent,
             decay_end_percent=decay_end_percent, include_1x=bool(include_1x), include_anchors=bool(include_anchors),
-            section_betas=fh.parse_section_betas(section_betas))
+            section_betas=parse_section_betas(section_betas))
         m, text = apply_history_controls(model, settings)
         log.info(text)
         return io.NodeOutput(m, ui=ui.PreviewText(text))

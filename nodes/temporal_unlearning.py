@@ -61,6 +61,7 @@ from . import keys, patching
 from .model_info import SUPPORTED_FAMILIES, diffusion_model, model_family
 from .pure.errors import InertiaInputError
 from .pure.framepack_history import prefix_tokens as framepack_prefix_tokens
+from .pure.parse import parse_block_list
 from .pure.temporal_blur import (
     BOUNDARY,
     PAPER_SIGMA_BLUR,
@@ -74,7 +75,6 @@ from .pure.temporal_blur import (
     format_blocks,
     gaussian_taps,
     is_identity,
-    parse_blocks,
 )
 
 log = logging.getLogger("ComfyUI-Inertia")
@@ -350,7 +350,7 @@ def apply_temporal_unlearning(model, sigma_blur: float, apply_to: str = "kv", st
         raise InertiaInputError("apply_to", apply_to, f"use one of {APPLY_TO}")
     start, end = check_window(start_percent, end_percent)
     n = block_count(model, family)
-    sel = parse_blocks(blocks, n)
+    sel = parse_block_list(blocks, n)
     where = "Hunyuan double 0-{0}, single {1}-{2}".format(
         len(diffusion_model(model).double_blocks) - 1, len(diffusion_model(model).double_blocks), n - 1) \
         if family == "hunyuan" else f"{n} blocks"

@@ -9,9 +9,12 @@ Each is written from its definition in plain torch / Python loops, sharing no co
 from __future__ import annotations
 
 import math
+import re
 
 import torch
 import torch.nn.functional as F
+
+from comfyui_inertia.nodes.pure.errors import InertiaInputError
 
 
 def loop_blur(x, sigma, anchors=()):
@@ -76,3 +79,69 @@ def gauss_blur(frame, sigma, k=None):
     x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), taps.view(1, 1, 1, -1))
     x = F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), taps.view(1, 1, -1, 1))
     return x[:, 0].float()
+
+
+# ------------------------------------------------------------------ the text parsers before they were made linear
+# The regex parsers the nodes used before ``nodes/pure/parse.py`` (same accepted inputs and messages; quadratic on
+# adversarial text, fine on the short valid inputs the equivalence tests feed them).
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+def regex_parse_blocks(spec: str, n_blocks: int, what: str = "blocks") -> tuple[int, ...]:
+    """Parse a block selection: ``"all"`` or a comma list of indices and inclusive ranges (``"0-9,15"``).
+
+    Returns sorted unique indices in ``[0, n_blocks)``.
+
+    Raises:
+        InertiaInputError: empty list, bad syntax, reversed range or an index ≥ ``n_blocks``.
+    """
+    fix = f"write 'all' or indices/ranges in 0-{n_blocks - 1}, e.g. '0-9,15'"
+    text = (spec or "").strip()
+    if text.lower() == "all":
+        return tuple(range(n_blocks))
+    parts = [p for p in text.split(",") if p.strip()]
+    if not parts:
+        raise InertiaInputError(what, spec, fix, "selects no block")
+    out = set()
+    for p in parts:
+        m = _RANGE.match(p)
+        if not m:
+            raise InertiaInputError(what, spec, fix, f"has an item {p.strip()!r} that is neither an index nor a range")
+        a = int(m.group(1))
+        b = int(m.group(2)) if m.group(2) is not None else a
+        if b < a:
+            raise InertiaInputError(what, spec, fix, f"has a reversed range {a}-{b}")
+        if b >= n_blocks:
+            raise InertiaInputError(what, spec, fix, f"names block {b}, but this model has {n_blocks} (0-{n_blocks - 1})")
+        out.update(range(a, b + 1))
+    return tuple(sorted(out))
+
+
+_ITEM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:\*\s*(\d+)\s*)?$")
+
+
+def regex_parse_section_betas(text: str) -> tuple[float, ...]:
+    """Parse ``"0.2, 0.2, 0.75"`` or ``"0.2*2, 0.75"`` (value*count) into β per section (time order).
+
+    Empty text → ``()`` (off). Separators: commas, semicolons or whitespace. Each β in [−1, 1].
+    Raises :class:`InertiaInputError` naming ``section_betas``.
+    """
+    raw = (text or "").strip()
+    if not raw:
+        return ()
+    fix = "write one β in [-1, 1] per section in time order, e.g. '0.2, 0.2, 0.75' or '0.2*2, 0.75'"
+    items = [p for p in re.split(r"[,;\s]+", re.sub(r"\s*\*\s*", "*", raw)) if p.strip()]
+    out: list[float] = []
+    for p in items:
+        m = _ITEM.match(p)
+        if not m:
+            raise InertiaInputError("section_betas", text, fix, f"has an item {p.strip()!r} that is not a number")
+        v = float(m.group(1))
+        if not math.isfinite(v) or v < -1.0 or v > 1.0:
+            raise InertiaInputError("section_betas", text, fix, f"has β = {v:g} outside [-1, 1]")
+        n = int(m.group(2)) if m.group(2) is not None else 1
+        if n < 1:
+            raise InertiaInputError("section_betas", text, fix, f"repeats {p.strip()!r} zero times")
+        out.extend([v] * n)
+    return tuple(out)

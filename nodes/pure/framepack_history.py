@@ -61,7 +61,6 @@ Per-section β (directorial control of Relaxation CFG's embedded mode)
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -313,35 +312,6 @@ def key_bias(log_weights: torch.Tensor, n_keys: int, dtype, device) -> torch.Ten
 
 
 # ------------------------------------------------------------------------------------------ per-section β
-
-_ITEM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:\*\s*(\d+)\s*)?$")
-
-
-def parse_section_betas(text: str) -> tuple[float, ...]:
-    """Parse ``"0.2, 0.2, 0.75"`` or ``"0.2*2, 0.75"`` (value*count) into β per section (time order).
-
-    Empty text → ``()`` (off). Separators: commas, semicolons or whitespace. Each β in [−1, 1].
-    Raises :class:`InertiaInputError` naming ``section_betas``.
-    """
-    raw = (text or "").strip()
-    if not raw:
-        return ()
-    fix = "write one β in [-1, 1] per section in time order, e.g. '0.2, 0.2, 0.75' or '0.2*2, 0.75'"
-    items = [p for p in re.split(r"[,;\s]+", re.sub(r"\s*\*\s*", "*", raw)) if p.strip()]
-    out: list[float] = []
-    for p in items:
-        m = _ITEM.match(p)
-        if not m:
-            raise InertiaInputError("section_betas", text, fix, f"has an item {p.strip()!r} that is not a number")
-        v = float(m.group(1))
-        if not math.isfinite(v) or v < -1.0 or v > 1.0:
-            raise InertiaInputError("section_betas", text, fix, f"has β = {v:g} outside [-1, 1]")
-        n = int(m.group(2)) if m.group(2) is not None else 1
-        if n < 1:
-            raise InertiaInputError("section_betas", text, fix, f"repeats {p.strip()!r} zero times")
-        out.extend([v] * n)
-    return tuple(out)
-
 
 def check_section_betas(betas: Sequence[float], n_sections: int, detail: str = "") -> tuple[float, ...]:
     """Raise unless ``len(betas) == n_sections``; the message says how many sections there are."""

@@ -38,7 +38,6 @@ Protected (anchor) frames
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -286,39 +285,6 @@ def blur_frames(x: torch.Tensor, sigma: float, anchors: Iterable[int] = (), fram
 
 
 # --------------------------------------------------------------------------- inputs
-_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
-
-
-def parse_blocks(spec: str, n_blocks: int, what: str = "blocks") -> tuple[int, ...]:
-    """Parse a block selection: ``"all"`` or a comma list of indices and inclusive ranges (``"0-9,15"``).
-
-    Returns sorted unique indices in ``[0, n_blocks)``.
-
-    Raises:
-        InertiaInputError: empty list, bad syntax, reversed range or an index ≥ ``n_blocks``.
-    """
-    fix = f"write 'all' or indices/ranges in 0-{n_blocks - 1}, e.g. '0-9,15'"
-    text = (spec or "").strip()
-    if text.lower() == "all":
-        return tuple(range(n_blocks))
-    parts = [p for p in text.split(",") if p.strip()]
-    if not parts:
-        raise InertiaInputError(what, spec, fix, "selects no block")
-    out = set()
-    for p in parts:
-        m = _RANGE.match(p)
-        if not m:
-            raise InertiaInputError(what, spec, fix, f"has an item {p.strip()!r} that is neither an index nor a range")
-        a = int(m.group(1))
-        b = int(m.group(2)) if m.group(2) is not None else a
-        if b < a:
-            raise InertiaInputError(what, spec, fix, f"has a reversed range {a}-{b}")
-        if b >= n_blocks:
-            raise InertiaInputError(what, spec, fix, f"names block {b}, but this model has {n_blocks} (0-{n_blocks - 1})")
-        out.update(range(a, b + 1))
-    return tuple(sorted(out))
-
-
 def format_blocks(sel: Sequence[int]) -> str:
     """Compact text of a sorted index list: ``(0,1,2,5)`` → ``"0-2,5"``."""
     sel = list(sel)

@@ -12,6 +12,7 @@ import torch
 
 from comfyui_inertia.nodes.pure import framepack_history as fh
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
+from comfyui_inertia.nodes.pure import parse
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 from tests.references import gauss_blur
 
@@ -138,15 +139,15 @@ def test_logit_bias_is_exact_reweighting():
 # ------------------------------------------------------------------------------ inputs
 
 def test_section_betas_parse_and_count():
-    assert fh.parse_section_betas("") == ()
-    assert fh.parse_section_betas(" 0.2, 0.2 ,0.75") == (0.2, 0.2, 0.75)
-    assert fh.parse_section_betas("0.2*2; 0.75 * 2 -0.5") == (0.2, 0.2, 0.75, 0.75, -0.5)
+    assert parse.parse_section_betas("") == ()
+    assert parse.parse_section_betas(" 0.2, 0.2 ,0.75") == (0.2, 0.2, 0.75)
+    assert parse.parse_section_betas("0.2*2; 0.75 * 2 -0.5") == (0.2, 0.2, 0.75, 0.75, -0.5)
     with pytest.raises(InertiaInputError, match="section_betas.*not a number"):
-        fh.parse_section_betas("0.2, x")
+        parse.parse_section_betas("0.2, x")
     with pytest.raises(InertiaInputError, match="outside"):
-        fh.parse_section_betas("0.2, 1.5")
+        parse.parse_section_betas("0.2, 1.5")
     with pytest.raises(InertiaInputError, match="zero times"):
-        fh.parse_section_betas("0.2*0")
+        parse.parse_section_betas("0.2*0")
     assert fh.check_section_betas((0.1, 0.2, 0.3, 0.4), 4) == (0.1, 0.2, 0.3, 0.4)
     n = fs.section_count(5.0, 9)
     with pytest.raises(InertiaInputError, match=f"has 3 values but this video has {n} sections.*exactly {n}"):

@@ -4,8 +4,7 @@ Three kinds of checks:
 
 * examples with their exact results and error messages;
 * equivalence on valid inputs: the block list and section β parsers against the implementations the
-  nodes use now (``nodes/pure/temporal_blur.py`` ``parse_blocks``, ``nodes/pure/framepack_history.py``
-  ``parse_section_betas``), and the index / bbox parsers against their regex versions before the
+  nodes used before (regex versions kept in ``tests/references.py``), and the index / bbox parsers against their regex versions before the
   hardening (``OLD_*`` below, as they were at commit 77c3676), on seeded random inputs: equal results, and an
   InertiaInputError wherever the old parser raised anything;
 * a property test: seeded random strings of up to 10⁶ characters and adversarial ones (``"1"*10**6 + "x"``,
@@ -15,7 +14,6 @@ Three kinds of checks:
 
 from __future__ import annotations
 
-import importlib
 import math
 import random
 import re
@@ -25,20 +23,14 @@ import pytest
 
 from comfyui_inertia.nodes.pure import parse
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
+from tests import references
 
 BUDGET_S = 0.050
 
 
-def _current(module: str, attr: str):
-    """The parser a node uses now, or ``None`` once it has moved (then the comparison is skipped)."""
-    try:
-        return getattr(importlib.import_module(f"comfyui_inertia.nodes.pure.{module}"), attr, None)
-    except ImportError:
-        return None
-
-
-CURRENT_BLOCKS = _current("temporal_blur", "parse_blocks")
-CURRENT_BETAS = _current("framepack_history", "parse_section_betas")
+#: The regex parsers the nodes used before (tests/references.py), for the equivalence checks.
+CURRENT_BLOCKS = references.regex_parse_blocks
+CURRENT_BETAS = references.regex_parse_section_betas
 
 
 # ------------------------------------------------------------------------------- the parsers before hardening
@@ -231,7 +223,6 @@ def _random_short(rng, alphabet, n_max=30):
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, n_max)))
 
 
-@pytest.mark.skipif(CURRENT_BLOCKS is None, reason="temporal_blur.parse_blocks has moved")
 def test_block_list_equals_the_current_parser():
     rng = random.Random(11)
     for _ in range(3000):
@@ -267,7 +258,6 @@ def _valid_betas(rng):
     return rng.choice(["", " "]) + "".join(i + rng.choice(seps) for i in items[:-1]) + items[-1]
 
 
-@pytest.mark.skipif(CURRENT_BETAS is None, reason="framepack_history.parse_section_betas has moved")
 def test_section_betas_equal_the_current_parser():
     rng = random.Random(12)
     for _ in range(3000):

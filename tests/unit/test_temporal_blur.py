@@ -12,6 +12,7 @@ import pytest
 import torch
 from einops import rearrange
 
+from comfyui_inertia.nodes.pure import parse
 from comfyui_inertia.nodes.pure import temporal_blur as tb
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 from tests.references import loop_blur
@@ -161,15 +162,15 @@ def test_bad_sigma(bad):
 
 
 def test_parse_blocks():
-    assert tb.parse_blocks("all", 4) == (0, 1, 2, 3)
-    assert tb.parse_blocks(" ALL ", 2) == (0, 1)
-    assert tb.parse_blocks("0-9,15", 30) == tuple(range(10)) + (15,)
-    assert tb.parse_blocks("3, 1,1-2", 4) == (1, 2, 3)
+    assert parse.parse_block_list("all", 4) == (0, 1, 2, 3)
+    assert parse.parse_block_list(" ALL ", 2) == (0, 1)
+    assert parse.parse_block_list("0-9,15", 30) == tuple(range(10)) + (15,)
+    assert parse.parse_block_list("3, 1,1-2", 4) == (1, 2, 3)
     assert tb.format_blocks((0, 1, 2, 5, 7, 8)) == "0-2,5,7-8"
     for bad, what in [("", "selects no block"), (" , ", "selects no block"), ("abc", "neither"),
                       ("0-30", "has 30"), ("30", "has 30"), ("5-2", "reversed"), ("-1", "neither")]:
         with pytest.raises(InertiaInputError, match=what) as e:
-            tb.parse_blocks(bad, 30)
+            parse.parse_block_list(bad, 30)
         assert "'blocks'" in str(e.value) and "0-29" in str(e.value)
 
 
