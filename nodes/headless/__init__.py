@@ -1,26 +1,37 @@
-"""Headless client: queue the bundled workflows on ComfyUI from the command line, with a demo mode
-without model weights (``python -m nodes.headless run|queue …``, see ``cli.py``).
+"""Headless client: queue the bundled workflows on ComfyUI from the command line, sweep parameters over one or
+several servers, with a demo mode without model weights (``python -m nodes.headless run|queue|sweep …``,
+see ``cli.py``).
 
 Not nodes of the pack: ComfyUI never imports this package (``nodes/extension.py`` does not list it).
-Standard library only (``aiohttp`` for the progress bar where importable). One module per concern:
+Standard library only (``aiohttp`` for the progress bar where importable; Pillow, imported lazily, for the
+sweep's contact sheet and plot). One module per concern:
 
-* ``cli.py``: the command line: subcommands ``queue`` and ``run`` (the main job).
-* ``client.py``: HTTP/websocket client of a running ComfyUI (``/prompt``, ``/ws``, ``/history``, ``/view``).
-* ``server.py``: start a local headless ComfyUI on loopback; stage model folders and input images.
+* ``cli.py``: the command line: subcommands ``queue``, ``run`` (the main job) and ``sweep``.
+* ``client.py``: HTTP/websocket client of a running ComfyUI (``/prompt``, ``/ws``, ``/history``, ``/view``,
+  ``/upload/image``), with one-line errors (:class:`HeadlessError`).
+* ``server.py``: start a local headless ComfyUI on loopback; stage model folders and input media.
+* ``grid.py``: a sweep's ``--set`` values, resolved against the graph and expanded.
+* ``sweep.py``: the sweep: work queue over servers, change meter, manifest, tables.
+* ``figures.py``: the sweep's contact sheet and plot (Pillow).
 * ``demo.py``: demo mode: stand-in encoder nodes, CPU sizes, stand-in checkpoints (``nodes/standins``).
 * ``comfy_env.py``: find ComfyUI and import the pack from outside ComfyUI; the one copy the tests
   (``tests/conftest.py``), the workflow builder (``workflows/build.py``) and the benchmarks use too.
 """
 
-from .cli import COMMANDS, main, run
+from .cli import COMMANDS, main, output_root, run
 from .client import (
+    HeadlessError,
+    ServerError,
+    UsageError,
     WorkflowError,
     _get_json,
+    check_server,
     download_outputs,
     format_validation_error,
     load_graph,
     queue_workflow,
     server_alive,
+    server_problem,
     submit,
     wait_for,
 )
@@ -35,18 +46,25 @@ from .demo import (
     write_standin_models,
 )
 from .server import (
+    MEDIA_INPUTS,
     MEDIA_PACKAGES,
     MODEL_FOLDERS,
+    LocalComfyUI,
+    find_media,
     free_port,
     input_images,
     local_comfyui,
+    media_sources,
     missing_model_files,
     required_model_files,
     stage_input_images,
+    upload_media,
 )
 
-__all__ = ["COMMANDS", "DEMO_BANNER", "DEMO_CAPS", "DEMO_SIZES", "MEDIA_PACKAGES", "MODEL_FOLDERS", "PACK_DIR",
-           "TESTING_NODES", "WorkflowError", "_get_json", "download_outputs", "find_comfyui", "format_validation_error",
-           "free_port", "input_images", "load_graph", "local_comfyui", "locate_comfyui", "main", "missing_model_files",
-           "prepare_demo_models", "queue_workflow", "required_model_files", "run", "server_alive", "stage_input_images",
-           "standin_graph", "submit", "wait_for", "write_standin_models"]
+__all__ = ["COMMANDS", "DEMO_BANNER", "DEMO_CAPS", "DEMO_SIZES", "MEDIA_INPUTS", "MEDIA_PACKAGES", "MODEL_FOLDERS",
+           "PACK_DIR", "TESTING_NODES", "HeadlessError", "LocalComfyUI", "ServerError", "UsageError", "WorkflowError",
+           "_get_json", "check_server", "download_outputs", "find_comfyui", "find_media", "format_validation_error",
+           "free_port", "input_images", "load_graph", "local_comfyui", "locate_comfyui", "main", "media_sources",
+           "missing_model_files", "output_root", "prepare_demo_models", "queue_workflow", "required_model_files",
+           "run", "server_alive", "server_problem", "stage_input_images", "standin_graph", "submit", "upload_media",
+           "wait_for", "write_standin_models"]
