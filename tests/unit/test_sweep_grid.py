@@ -52,13 +52,13 @@ def test_bad_specs(spec, message):
 
 def test_nodes_by_id_title_class_and_prefix():
     assert grid.resolve_nodes(WAN, "7") == ["7"]
-    assert grid.resolve_nodes(WAN, "RelaxationCFG") == ["7"]
+    assert grid.resolve_nodes(WAN, "InertiaRelaxationCFG") == ["7"]
     assert grid.resolve_nodes(WAN, "InertiaRelaxationCFG") == ["7"]  # the prefixed id, before the rename
     assert grid.resolve_nodes(WAN, "Positive prompt") == ["4"]
     assert grid.resolve_nodes(WAN, "CLIPTextEncode") == ["4", "5"]
-    renamed = json.loads(json.dumps(WAN).replace('"RelaxationCFG"', '"InertiaRelaxationCFG"'))
+    renamed = json.loads(json.dumps(WAN).replace('"InertiaRelaxationCFG"', '"InertiaRelaxationCFG"'))
     assert renamed["7"]["class_type"] == "InertiaRelaxationCFG"
-    for ref in ("RelaxationCFG", "InertiaRelaxationCFG"):  # after the rename both still work
+    for ref in ("InertiaRelaxationCFG", "InertiaRelaxationCFG"):  # after the rename both still work
         assert grid.resolve_nodes(renamed, ref) == ["7"]
     assert grid.resolve_nodes(WAN, "Relaxation") == []
 
