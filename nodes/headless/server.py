@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -236,6 +237,24 @@ def find_media(name: str, comfy_dir: Path | None = None) -> tuple[Path, str] | N
     return None
 
 
+def find_or_convert_media(name: str, comfy_dir: Path | None, work_dir: Path) -> tuple[Path, str] | None:
+    """Like :func:`find_media`; a ``<stem>.mp4`` found nowhere is made from the ``<stem>.webp`` of the template media
+    packages (:func:`media.webp_to_mp4`, written under ``work_dir``). ``(file, where it came from)`` or None."""
+    found = find_media(name, comfy_dir)
+    if found is not None or not name.lower().endswith(".mp4"):
+        return found
+    webp = find_media(name[:-4] + ".webp", comfy_dir)
+    if webp is None:
+        return None
+    from . import media
+
+    rel = _safe_rel(_media_name(name))
+    dst = Path(work_dir) / rel
+    if not dst.is_file():
+        media.webp_to_mp4(webp[0], dst)
+    return dst, f"{webp[1]}, converted from {webp[0].name} to MP4"
+
+
 def _missing_media(name: str, graph: dict) -> WorkflowError:
     where = ", ".join(f"{graph[nid]['class_type']} node {nid}" for nid, _k, v in media_inputs(graph)
                       if _media_name(v) == name)
@@ -266,12 +285,13 @@ def stage_input_images(graph: dict, input_dir: Path, comfy_dir: Path | None = No
                 log(f"  media {name}: already in {input_dir}")
             staged.append(target)
             continue
-        found = find_media(name, comfy_dir)
+        found = find_or_convert_media(name, comfy_dir, input_dir)
         if found is None:
             raise _missing_media(name, graph)
         src, label = found
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, target)
+        if src != target:
+            shutil.copyfile(src, target)
         if log:
             log(f"  media {name}: copied from {label} ({src}) into {input_dir}")
         staged.append(target)
@@ -293,11 +313,12 @@ def upload_media(server: str, graph: dict, comfy_dir: Path | None = None, log=No
             if log:
                 log(f"  media {name}: already in the input folder of {server}")
             continue
-        found = find_media(name, comfy_dir)
-        if found is None:
-            raise _missing_media(name, graph)
-        src, label = found
-        stored = upload_input(server, name, src.read_bytes())
+        with tempfile.TemporaryDirectory() as tmp:
+            found = find_or_convert_media(name, comfy_dir, Path(tmp))
+            if found is None:
+                raise _missing_media(name, graph)
+            src, label = found
+            stored = upload_input(server, name, src.read_bytes())
         if log:
             log(f"  media {name}: uploaded to {server} from {label} ({src})"
                 + (f" as {stored!r}" if stored != name else ""))

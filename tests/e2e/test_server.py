@@ -126,7 +126,7 @@ def test_bundled_workflow_matches_object_info(server, path):
     (model files and images are only named here: they are user files, checked by the run tests)."""
     srv, _ = server
     info = headless._get_json(srv, "/object_info")
-    user_files = {"unet_name", "vae_name", "clip_name", "clip_name1", "clip_name2", "model_name", "image"}
+    user_files = {"unet_name", "vae_name", "clip_name", "clip_name1", "clip_name2", "model_name", "image", "file"}
     checked = 0
     for nid, node in json.loads(path.read_text()).items():
         spec = info.get(node["class_type"])
