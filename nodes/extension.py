@@ -8,6 +8,7 @@ from . import (
     alg,
     change_meter,
     framepack,
+    framepack_cache,
     framepack_controls,
     framepack_sampler,
     relaxation_cfg,
@@ -29,6 +30,7 @@ MODULES = (
     framepack,
     framepack_sampler,
     framepack_controls,
+    framepack_cache,
     samplers,
     change_meter,
 )
