@@ -7,6 +7,7 @@ from comfy_api.latest import ComfyExtension, io
 from . import (
     alg,
     change_meter,
+    framepack_cache,
     framepack_controls,
     framepack_inputs,
     framepack_loader,
@@ -31,6 +32,7 @@ MODULES = (
     framepack_inputs,
     framepack_sampler,
     framepack_controls,
+    framepack_cache,
     samplers,
     change_meter,
 )

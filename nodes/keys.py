@@ -13,6 +13,9 @@ so a second application of the same node can find and replace or chain the first
   ``DIFFUSION_MODEL`` wrapper that publishes the latent grid to the patched K/V sub-layers.
 * :data:`FRAMEPACK_HISTORY` -- FramePack history controls: ``OUTER_SAMPLE`` holder, ``APPLY_MODEL`` (history
   low-pass) and the chained ``optimized_attention_override`` (history decay).
+* :data:`FRAMEPACK_TEACACHE` -- FramePack TeaCache: ``OUTER_SAMPLE`` holder, ``DIFFUSION_MODEL`` wrapper,
+  and the ``transformer_options`` entry of the same name carrying one model call's cache record to the
+  ``patches_replace["dit"]`` block patches.
 
 FramePack channels:
 
@@ -40,6 +43,7 @@ RELAXATION = "inertia_relaxation_cfg"
 ALG = "inertia_alg"
 TEMPORAL_UNLEARNING = "inertia_temporal_unlearning"
 FRAMEPACK_HISTORY = "inertia_framepack_history"
+FRAMEPACK_TEACACHE = "inertia_framepack_teacache"
 
 FRAMEPACK_COND = "framepack"
 FRAMEPACK_SECTION = "inertia_framepack_section"
