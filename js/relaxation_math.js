@@ -1,4 +1,4 @@
-// Relaxation CFG schedule, eq. 2 of the Static Death paper — a literal port of
+// Relaxation CFG schedule, eq. 2 of "Adaptive Control of Temporal Inertia in Large-Scale Video Generation Models" — a literal port of
 // nodes/pure/relaxation.py (tests/unit/test_js_formula.py checks the two agree).
 //   s(σ̂) = s_min + (s_base − s_min) · (1 − β · σ̂^p),  σ̂ ∈ [0, 1]
 

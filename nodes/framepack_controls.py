@@ -1,9 +1,8 @@
-"""FramePack history-context controls against Static Death (issue 7), and the change / disappearance meter.
+"""FramePack history-context controls against Static Death (videos that ignore prompts asking for change).
 
-Seed 004 traces why FramePack ignores "disappear"-style prompts to its packed history: the
-compressed history keeps the subject's low-frequency presence, anti-drifting corrects the asked-for
-change away, and attention over past keys dominates the prompt (users: lllyasviel/FramePack #429,
-#458, #551, #552). :class:`FramePackHistoryControls` patches a FramePack MODEL
+Why FramePack ignores "disappear"-style prompts, as its users report (lllyasviel/FramePack issues #429,
+#458, #551, #552): the compressed packed history keeps the subject's low-frequency presence,
+anti-drifting corrects the asked-for change away, and attention over past keys dominates the prompt. :class:`FramePackHistoryControls` patches a FramePack MODEL
 (``nodes/framepack.py``) with four switchable controls; math and definitions (age ``k``, the
 packed prefix) in ``nodes/pure/framepack_history.py``:
 
@@ -297,7 +296,7 @@ class FramePackHistoryControls(io.ComfyNode):
             category="Inertia/FramePack",
             description=(
                 "Loosens FramePack's packed history so prompts that ask for change (\"the subject disappears\") "
-                "can act (Static Death, seed 004). Low-pass: blurs the 2x/4x history latents more the older they "
+                "can act (Static Death). Low-pass: blurs the 2x/4x history latents more the older they "
                 "are, σ(k) = σ0·(1 + α·k). Decay: the noisy window attends less to history tokens, "
                 "w(k) = exp(−d·(1 + α·k)), inside a σ window. Section β: one Relaxation CFG β per section "
                 "(calm sections strict, action sections relaxed). k = distance of a history frame from the "

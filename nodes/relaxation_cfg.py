@@ -1,4 +1,6 @@
-"""Relaxation CFG: guidance as a function of noise level (Static Death paper, eq. 2).
+"""Relaxation CFG: guidance as a function of noise level.
+
+Source: "Adaptive Control of Temporal Inertia in Large-Scale Video Generation Models", eq. 2.
 
 Two routes, one schedule (``nodes/pure/relaxation.py``):
 
@@ -269,7 +271,7 @@ class RelaxationCFG(io.ComfyNode):
             category="Inertia/guidance",
             description=(
                 "Guidance as a function of noise level, s(σ) = s_min + (s_base − s_min)(1 − β·σ̂^p) "
-                "(Static Death paper, eq. 2). Relaxes the pull towards the first frame at high noise so "
+                "(\"Adaptive Control of Temporal Inertia in Large-Scale Video Generation Models\", eq. 2). Relaxes the pull towards the first frame at high noise so "
                 "prompts that ask for change can act. Real CFG for Wan/VACE; the embedded guidance input "
                 "for HunyuanVideo. Scheduled by σ, so shift and split (two-expert) samplers stay correct."),
             inputs=[

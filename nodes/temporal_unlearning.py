@@ -387,7 +387,7 @@ class TemporalUnlearning(io.ComfyNode):
             category="Inertia/attention",
             description=(
                 "Blurs the keys and values of self-attention along latent time with a Gaussian, "
-                "K̃_τ = Σ_j G(j − τ; σ)·K_j (Static Death paper, eq. 3), so the model's hold on earlier "
+                "K̃_τ = Σ_j G(j − τ; σ)·K_j (\"Adaptive Control of Temporal Inertia\", eq. 3), so the model's hold on earlier "
                 "frames weakens and a prompt can overwrite their state. K is blurred before RoPE. Wan "
                 "2.1/2.2 (T2V, I2V, FLF, VACE main blocks) and HunyuanVideo (image tokens of the joint "
                 "attention); cross-attention and text tokens are untouched. Frames that carry a given image "

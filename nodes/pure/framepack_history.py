@@ -1,10 +1,11 @@
 """FramePack history-context controls against Static Death.
 
-Pure math for issue 7 (glue: ``nodes/framepack_controls.py``). Sources: seed 004 §5.3 (low-pass
-older history more strongly the older it is), the public "FramePack 改善候補" notes
-(``σ(k) = σ0·(1 + α·k)`` by history distance; ``anchors.md`` §6), DyMoS (arXiv 2605.19398:
-non-reference frames over-attend to reference keys; rebalance that attention), FramePack's
-packing (lllyasviel/FramePack ``hunyuan_video_packed.py``; ``nodes/pure/framepack_schedule.py``).
+Pure math of FramePack History Controls (glue: ``nodes/framepack_controls.py``). Sources: FramePack's
+packing (Zhang & Agrawala, "Packing Input Frame Context in Next-Frame Prediction Models for Video
+Generation", arXiv 2504.12626; lllyasviel/FramePack ``hunyuan_video_packed.py``;
+``nodes/pure/framepack_schedule.py``), whose compressed history keeps a subject's low-frequency presence;
+the rule here low-passes older history more strongly, ``σ(k) = σ0·(1 + α·k)`` by history distance; and
+DyMoS (arXiv 2605.19398: non-reference frames over-attend to reference keys; rebalance that attention).
 No ComfyUI imports: torch, einops and kornia only.
 
 The packed prefix

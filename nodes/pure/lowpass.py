@@ -2,8 +2,7 @@
 
 Source: Choi et al., "Improving Motion in Image-to-Video Models via Adaptive Low-Pass
 Guidance" (ALG), arXiv 2506.08456, and its reference code (choi403/ALG, ``lp_utils.py``,
-``configs/*_alg.yaml``, ``pipeline_*_lowpass.py``); summary in
-``shared/research/anchors.md`` §1. Written from the paper's description, not copied.
+``configs/*_alg.yaml``, ``pipeline_*_lowpass.py``). Written from the paper's description, not copied.
 
 * Filters act on the spatial axes only, frame by frame (5-D ``[B, C, T, H, W]`` is folded to
   ``[B·T, C, H, W]``; nothing is mixed along time):

@@ -1,6 +1,6 @@
 """Temporal Unlearning math: a Gaussian blur of attention keys/values along latent time.
 
-Static Death paper, eq. 3: K̃_τ = Σ_j G(j − τ; σ_blur)·K_j (and the same for V), applied to the
+"Adaptive Control of Temporal Inertia in Large-Scale Video Generation Models", eq. 3: K̃_τ = Σ_j G(j − τ; σ_blur)·K_j (and the same for V), applied to the
 self-attention keys and values of a video DiT *before* RoPE. This module has no ComfyUI import.
 
 How the blur is computed

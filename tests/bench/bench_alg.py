@@ -7,7 +7,7 @@ channels, CLIP image embedding) with random bf16 weights, loads it through Comfy
 condition given directly as ``concat_latent_image`` + ``concat_mask`` (what WanImageToVideo
 produces; the VAE plays no part in sampling time) and a 257-token CLIP vision output.
 
-Width: ``--dims 1.3b`` (default; dim 1536, 30 layers, as shared/tools/gpu-baseline.py) or
+Width: ``--dims 1.3b`` (default; dim 1536, 30 layers: Wan 2.1 1.3B) or
 ``--dims 14b`` (dim 5120, 40 layers, the real Wan2.1-I2V-14B). ALG's overhead is a fixed cost
 (filters once per run, a dict swap per call), so the narrower model is the stricter test of the
 ``single_pass`` ≤ +1% bound; the ``paper`` bound (1 + 0.5·f)·stock + 1% is about pass count.

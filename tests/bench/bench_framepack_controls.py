@@ -1,6 +1,6 @@
 """GPU benchmark: FramePack section time, stock vs each FramePackHistoryControls control.
 
-Issue 7's target: ≤ 1 % extra time per section for the history low-pass and for the history
+Target: ≤ 1 % extra time per section for the history low-pass and for the history
 attention decay. Model: a FramePack-13B-shaped transformer (random bf16 weights in the released
 FramePackI2V_HY key layout, built like ``nodes/standins/framepack.py`` but full size: hidden 3072,
 24 heads of 128, 20 double + 40 single blocks, 2 refiner layers, SigLIP 1152) loaded through the
@@ -21,7 +21,7 @@ the 2×/4× latents (once per step) and, per step, 60 joint attention calls with
 stock attention calls; their ratio to the measured stock step time is printed as the
 "isolated" overhead.
 
-Run (GPU; ../../shared/tools/gpu-bundle makes the offline ComfyUI copy):
+Run (GPU; an offline ComfyUI copy with its wheels, e.g. in ``.gpu/``):
     COMFYUI_PATH=$PWD/.gpu/ComfyUI python3 tests/bench/bench_framepack_controls.py
 CPU smoke test (tiny model, seconds):
     python tests/bench/bench_framepack_controls.py --small

@@ -1,6 +1,6 @@
 """GPU benchmark: stock ComfyUI vs TemporalUnlearning on every block at every step, side by side.
 
-Issue 3's target: ≤ +2 % sampling time and peak VRAM ≤ stock + 1 % for a Wan2.1-1.3B-shaped model
+Target: ≤ +2 % sampling time and peak VRAM ≤ stock + 1 % for a Wan2.1-1.3B-shaped model
 (random bf16 weights, loaded through ComfyUI's own loader) at 832×480×81, cfg 6, euler; the same
 ratio is reported for a HunyuanVideo-shaped model (full 13B shape by default, 848×480×53, embedded
 guidance 6, cfg 1) that fits an 80 GB H100.
@@ -12,7 +12,7 @@ mean step time over all rounds. Peak VRAM is ``torch.cuda.max_memory_allocated``
 (reset before each). The final latents of the two configurations are compared so a blur that never
 ran would show (diff 0).
 
-Run (GPU; see ../../shared/tools/gpu-bundle for the offline ComfyUI copy):
+Run (GPU; an offline ComfyUI copy with its wheels, e.g. in ``.gpu/``):
     COMFYUI_PATH=$PWD/.gpu/ComfyUI python3 tests/bench/bench_temporal_unlearning.py [--only wan|hunyuan]
 CPU smoke test (tiny shapes, seconds):
     python tests/bench/bench_temporal_unlearning.py --small

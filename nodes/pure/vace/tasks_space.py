@@ -229,7 +229,7 @@ def outpaint_inner_geometry(height: int, width: int, directions, ratio: float) -
 
 
 def centred_scale_geometry(height: int, width: int, scale: float) -> OutpaintGeometry:
-    """Seed's variant: shrink the video to ``scale`` (e.g. 0.8), centre it on a canvas of the
+    """Centred scale: shrink the video to ``scale`` (e.g. 0.8), centre it on a canvas of the
     original size and generate the border. The shrunk size is rounded to a multiple of 16 so
     the border is a multiple of 8 px (whole VAE cells) on each side."""
     require_range("scale", scale, 0.0, 1.0, "choose a scale in (0, 1], e.g. 0.8", lo_open=True)
