@@ -18,6 +18,7 @@ from . import (
     vace_encode,
     vace_masks,
     vace_preview,
+    vace_space,
 )
 
 #: Capability modules, in menu order; each exposes ``NODES``.
@@ -26,6 +27,7 @@ MODULES = (
     temporal_unlearning,
     alg,
     vace_masks,
+    vace_space,
     vace_preview,
     vace_encode,
     framepack_loader,

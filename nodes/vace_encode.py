@@ -13,7 +13,7 @@ from comfy_api.latest import io, ui
 
 from .pure.errors import InertiaInputError
 from .pure.vace import aligned, grid, limits
-from .vace_masks import CATEGORY, require_batch
+from .vace_common import CATEGORY, require_batch
 
 log = logging.getLogger("ComfyUI-Inertia")
 

@@ -20,7 +20,7 @@ from .pure.errors import InertiaInputError
 from .pure.vace import grid, limits, regions
 from .pure.vace.aligned import group_min_masks, latent_masks_aligned
 from .pure.vace.reports import aligned_latent_report, latent_report, timeline_payload
-from .vace_masks import CATEGORY, require_batch, require_same_size
+from .vace_common import CATEGORY, require_batch, require_same_size
 
 KEEP_RGB, GEN_RGB, MIX_RGB, BAD_RGB = (46, 160, 90), (215, 215, 222), (230, 160, 50), (230, 50, 50)
 BG, TEXT, LINE = (24, 24, 28), (230, 230, 235), (120, 120, 140)

@@ -93,7 +93,10 @@ def media_source(name: str) -> Path | None:
 
 def webp_to_mp4(src: Path, dst: Path) -> tuple[int, float]:
     """The pack's conversion (``nodes/headless/media.py``): animated WebP ``src`` → H.264 MP4 ``dst``."""
-    return _comfy_env().load_pack().nodes.headless.media.webp_to_mp4(src, dst)
+    _comfy_env().load_pack()
+    from comfyui_inertia.nodes.headless import media
+
+    return media.webp_to_mp4(src, dst)
 
 
 def stage_media(input_dir: Path, names=None) -> list[Path]:

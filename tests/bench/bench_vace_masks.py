@@ -108,14 +108,16 @@ def main():
     a = ap.parse_args()
     comfy_env.import_comfyui(find_comfyui(), cpu=a.device == "cpu")
     comfy_env.load_pack()
+    from types import SimpleNamespace
+
     import comfy.model_management  # noqa: F401
     import comfy.sd
     import comfy.utils
     import torch
     from comfy_extras.nodes_wan import WanVaceToVideo
 
-    from comfyui_inertia.nodes import standins
-    from comfyui_inertia.nodes import vace_masks as nodes
+    from comfyui_inertia.nodes import standins, vace_masks, vace_space
+    nodes = SimpleNamespace(**vars(vace_masks), **{k: v for k, v in vars(vace_space).items() if k.startswith("VACE")})
     from comfyui_inertia.nodes.vace_preview import render_latent_preview
 
     base = load_baseline(os.path.abspath(a.baseline)) if a.baseline else None

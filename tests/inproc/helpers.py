@@ -14,12 +14,8 @@ import math
 import torch
 
 from comfyui_inertia.nodes import standins
-from comfyui_inertia.nodes.vace_masks import (
-    VACEExtensionBuilder,
-    VACEKeyframeBuilder,
-    VACEOutpaintBuilder,
-    VACERepaintBuilder,
-)
+from comfyui_inertia.nodes.vace_masks import VACEExtensionBuilder, VACEKeyframeBuilder
+from comfyui_inertia.nodes.vace_space import VACEOutpaintBuilder, VACERepaintBuilder
 
 
 def guidance_recorder(model):

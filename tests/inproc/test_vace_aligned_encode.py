@@ -33,8 +33,9 @@ import torch.nn.functional as F
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 from comfyui_inertia.nodes.pure.vace import aligned, grid
 from comfyui_inertia.nodes.vace_encode import VACELatentAlignedEncode
-from comfyui_inertia.nodes.vace_masks import VACEExtensionBuilder, VACEKeyframeBuilder, VACERepaintBuilder
+from comfyui_inertia.nodes.vace_masks import VACEExtensionBuilder, VACEKeyframeBuilder
 from comfyui_inertia.nodes.vace_preview import VACELatentMaskPreview
+from comfyui_inertia.nodes.vace_space import VACERepaintBuilder
 
 from .helpers import (
     CASES,

@@ -34,13 +34,8 @@ import torch
 from comfyui_inertia.nodes import standins
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 from comfyui_inertia.nodes.pure.vace import grid
-from comfyui_inertia.nodes.vace_masks import (
-    VACEExtensionBuilder,
-    VACEKeyframeBuilder,
-    VACEOutpaintBuilder,
-    VACEReferenceCrops,
-    VACERepaintBuilder,
-)
+from comfyui_inertia.nodes.vace_masks import VACEExtensionBuilder, VACEKeyframeBuilder
+from comfyui_inertia.nodes.vace_space import VACEOutpaintBuilder, VACEReferenceCrops, VACERepaintBuilder
 
 from .helpers import (
     CASES,
