@@ -325,8 +325,9 @@ class RelaxationCFG(io.ComfyNode):
                 io.Model.Input("model", tooltip="The model to patch. It is cloned; the input is never changed."),
                 *_SCHEDULE_INPUTS(),
                 io.Combo.Input("guidance", options=list(GUIDANCE_MODES), default="auto",
-                               tooltip="cfg: schedule the real CFG mix (Wan, VACE). The uncond pass then runs "
-                                       "even at cfg 1. embedded: schedule a guidance-distilled model's guidance "
+                               tooltip="cfg: schedule the real CFG scale (Wan, VACE); other guidance nodes "
+                                       "(RescaleCFG, APG, CFG-Zero*, TCFG) receive s(σ) in any order, and the "
+                                       "uncond pass runs wherever s(σ) ≠ 1, even on a cfg-1 sampler. embedded: schedule a guidance-distilled model's guidance "
                                        "input (HunyuanVideo). auto: embedded if the model has a guidance input."),
             ],
             outputs=[io.Model.Output(display_name="model", tooltip="The patched clone.")],
