@@ -25,8 +25,10 @@ filtered copy inside the window (the only form for guidance-distilled models). `
 passes while the filter is on, ``v = u_sharp + w·(c_lp − u_lp)``, two after, as ComfyUI's
 ``sampler_calc_cond_batch_function`` (chaining one already there); it returns the pair
 ``(u_sharp + c_lp − u_lp, u_sharp)``, so the ordinary CFG mix, or any cfg function downstream (e.g.
-Relaxation CFG's scheduled w), yields the paper's formula. At cfg 1 it filters the cond only; a
-guider that bypasses ``sampling_function`` gets a warning at the end of the run.
+Relaxation CFG's scheduled w), yields the paper's formula. At cfg 1 it filters the cond only. A node
+applied after ALG that replaces that slot without chaining (core ``SkipLayerGuidanceDiTSimple``) is wrapped
+at the start of each run, with a warning naming its function; a run in which the function was never called
+(a guider that does not sample through ``sampling_function``) gets a warning naming the guider.
 
 **Space.** ``latent`` (default, the paper's recommendation) filters the stored image latent. ``pixel``
 (Wan I2V/FLF only) low-passes the start/end image and VAE-encodes it once per distinct strength before

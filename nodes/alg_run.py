@@ -120,7 +120,7 @@ class ALGRun(patching.RunHolder):
 
     MAX_BUCKET = 16  # cond entries cached per strength (context windows make new ones per window)
 
-    def __init__(self, config: ALGConfig, model_sampling, sigmas, listeners=()):
+    def __init__(self, config: ALGConfig, model_sampling, sigmas, listeners=(), guider_name: str = "the guider"):
         pixel = config.pixel if config.space == "pixel" else None
         self.clock = ScheduleClock(config.params, sigmas, model_sampling.percent_to_sigma, per_step=pixel is not None)
         super().__init__(self.clock.bounds)
@@ -131,6 +131,8 @@ class ALGRun(patching.RunHolder):
         self._slots: dict = {}                       # id(cond) -> (cond, slots)
         self._x_cache = None                         # (kappa, source frame, filtered frame)
         self.checked = False
+        self.guider_name = guider_name
+        self.in_paper = False                        # inside ALG's paper function (a chained copy passes through)
         self.filter_computations = 0
         self.calls = 0
         self.log: list[dict] = []
@@ -237,8 +239,12 @@ class ALGRun(patching.RunHolder):
             "vae_encodes": pixel.encodes if pixel else 0, "pixel_strengths": pixel.strengths() if pixel else []})
         on = sorted({e["step"] for e in self.log if e["filtered"]})
         if self.calls == 0:
-            log.warning("ALG: the %s form was never called in this run (a guider that bypasses ComfyUI's "
-                        "sampling_function?). Use guidance_form single_pass with such guiders.", self.config.form)
+            where = ("ComfyUI's sampler_calc_cond_batch_function" if self.config.form == "paper" else
+                     "ComfyUI's calc_cond_batch")
+            log.warning("ALG: the %s form was never called in this run: %s did not sample through %s, so ALG "
+                        "did not act. Sample with CFGGuider, KSampler or KSamplerAdvanced%s.", self.config.form,
+                        self.guider_name, where,
+                        ", or use guidance_form single_pass" if self.config.form == "paper" else "")
         else:
             log.info("ALG %s, %s space: filtered steps %s of %d (filters computed %d times, VAE encodes %d)",
                      self.config.form, self.config.space, _ranges(on) or "none", len(self.clock.sigmas) - 1,
@@ -268,11 +274,36 @@ def _ranges(steps: list[int]) -> str:
 
 # --------------------------------------------------------------------------- hooks
 
+def _describe_fn(fn) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+
+
+def ensure_paper_function(state: patching.PatchState, guider) -> None:
+    """At the start of a paper-form run: make sure ALG's function is in the guider's
+    ``sampler_calc_cond_batch_function`` slot (the run's copy of ``model_options``; the ModelPatcher is not
+    changed). A node applied after ALG that set the slot without chaining (e.g. core
+    ``SkipLayerGuidanceDiTSimple``, ``comfy_extras/nodes_slg.py``) replaced ALG's function there; ALG then
+    wraps that function for this run (its cond/uncond passes go through it) and says so once, naming it."""
+    opts = guider.model_options
+    current = opts.get(patching.CALC_COND_BATCH_FUNCTION)
+    if current is not None and patching.fact(current, "key") == KEY:
+        return
+    if current is not None:
+        state.warn_once(f"a node applied after ALG replaced sampler_calc_cond_batch_function with "
+                        f"{_describe_fn(current)}; ALG's paper form wraps it (its passes get ALG's filtered "
+                        "condition)")
+    opts[patching.CALC_COND_BATCH_FUNCTION] = make_paper_calc_function(state, current)
+
+
 def make_outer_sample_wrapper(state: patching.PatchState, config: ALGConfig):
-    """``OUTER_SAMPLE`` wrapper: a fresh :class:`ALGRun` per sampling run in ``state.run``, reset in ``finally``."""
+    """``OUTER_SAMPLE`` wrapper: a fresh :class:`ALGRun` per sampling run in ``state.run``, reset in ``finally``.
+    Paper form: :func:`ensure_paper_function` first."""
 
     def alg_run(guider, model_sampling, sigmas):
-        return ALGRun(config, model_sampling, sigmas, patching.listeners_of(guider, KEY))
+        run = ALGRun(config, model_sampling, sigmas, patching.listeners_of(guider, KEY), type(guider).__name__)
+        if config.form == "paper":
+            ensure_paper_function(state, guider)
+        return run
 
     return patching.run_wrapper(state, alg_run)
 
@@ -299,19 +330,29 @@ def make_single_pass_wrapper(state: patching.PatchState):
 
 
 def make_paper_calc_function(state: patching.PatchState, previous=None):
-    """``sampler_calc_cond_batch_function`` for the paper form, chaining ``previous`` if given."""
+    """``sampler_calc_cond_batch_function`` for the paper form, chaining ``previous`` if given.
+
+    Re-entrant: a function ALG wrapped that itself chains an ALG paper function (a node that chains the slot)
+    makes the inner one pass through, so the filter is applied once."""
 
     def inner(args):
-        if previous is not None:
+        if previous is None:
+            return comfy.samplers.calc_cond_batch(args["model"], args["conds"], args["input"], args["sigma"],
+                                                  args["model_options"])
+        run = state.run
+        if run is None:
             return previous(args)
-        return comfy.samplers.calc_cond_batch(args["model"], args["conds"], args["input"], args["sigma"],
-                                              args["model_options"])
+        outer, run.in_paper = run.in_paper, True
+        try:
+            return previous(args)
+        finally:
+            run.in_paper = outer
 
     def alg_paper_calc_cond_batch(args):
         model, conds, x, sigma, model_options = (args["model"], args["conds"], args["input"], args["sigma"],
                                                  args["model_options"])
         run = state.run
-        if run is None or len(conds) != 2:
+        if run is None or run.in_paper or len(conds) != 2:
             return inner(args)
         run.check(model, conds)
         st = run.state(sigma, model_options)
@@ -329,8 +370,8 @@ def make_paper_calc_function(state: patching.PatchState, previous=None):
             c_lp, u_lp, u_sharp = comfy.samplers.calc_cond_batch(model, [cond_lp, uncond_lp, uncond], x, sigma,
                                                                  model_options)
         else:  # keep the [cond, uncond] contract of the chained function
-            c_lp, u_lp = previous({**args, "conds": [cond_lp, uncond_lp]})
-            u_sharp = previous({**args, "conds": [None, uncond]})[1]
+            c_lp, u_lp = inner({**args, "conds": [cond_lp, uncond_lp]})
+            u_sharp = inner({**args, "conds": [None, uncond]})[1]
         return list(paper_as_cfg_pair(u_sharp, c_lp, u_lp))
 
     return patching.tag(alg_paper_calc_cond_batch, KEY, previous)

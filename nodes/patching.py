@@ -17,8 +17,10 @@ Applied twice to one model (deliberate, and tested):
 * **Temporal Unlearning stacks**: where both applications select a block, both blurs act in turn.
 * **FramePack History Controls stacks**: both low-passes and both attention decays act (each override chains the
   one before); a later ``section_betas`` list replaces an earlier one.
-* **ALG replaces**; a non-ALG ``sampler_calc_cond_batch_function`` the earlier one chained stays chained.
-* **Relaxation CFG replaces**; the cfg function the earlier one chained and the per-section β list stay.
+* **ALG replaces**; a non-ALG ``sampler_calc_cond_batch_function`` the earlier one chained stays chained (one a
+  later node put in the slot is wrapped at run time, ``nodes/alg_run.py``).
+* **Relaxation CFG replaces**; the per-section β list stays. Its cfg mode owns no slot (a ``PREDICT_NOISE``
+  wrapper sets the guider's cfg per call), so other nodes' cfg functions compose in either order.
 """
 
 from __future__ import annotations

@@ -4,10 +4,11 @@ Source: "Adaptive Control of Temporal Inertia in Large-Scale Video Generation Mo
 
 Two routes, one schedule (``nodes/pure/relaxation.py``):
 
-* ``cfg`` (real-CFG models: Wan 2.1/2.2, VACE): installs ComfyUI's ``sampler_cfg_function``
-  so the CFG mix uses s(σ) at every step, with no extra model evaluations. A cfg function
-  another node installed earlier is *chained*: it receives ``cond_scale = s(σ)`` and does
-  the mixing. ``disable_cfg1_optimization`` is set so the uncond pass runs even at cfg 1.
+* ``cfg`` (real-CFG models: Wan 2.1/2.2, VACE): a ``PREDICT_NOISE`` wrapper under :data:`KEY` sets the
+  guider's ``cfg`` to s(σ) for each model call, so whatever consumes the scale (core's CFG mix, any
+  ``sampler_cfg_function`` such as RescaleCFG / APG / CFG-Zero* / TCFG, post-CFG functions) receives s(σ)
+  in any node order; no slot is owned, so nothing replaces it. No extra model evaluations; the uncond
+  pass runs wherever s(σ) ≠ 1, also on a cfg-1 sampler.
 * ``embedded`` (guidance-distilled models: HunyuanVideo, FramePack): an
   ``APPLY_MODEL`` wrapper under the key :data:`KEY` rewrites the ``guidance`` value the
   model receives to s(σ). For FramePack it can take one β per section (the paper's
@@ -71,33 +72,80 @@ def _scales(params: RelaxationParams, sigma: torch.Tensor, model, s_base) -> tor
     return relaxation_scale(sigma_hat.flatten(), s_base, params)
 
 
-def make_cfg_function(params: RelaxationParams, previous=None):
-    """Build a ``sampler_cfg_function`` applying eq. 2; chain ``previous`` if given.
+def _noise_fraction(sigma: float, kind: str) -> float:
+    return sigma if kind == "flow" else sigma / (1.0 + sigma * sigma) ** 0.5
 
-    ComfyUI calls it with ``args["cond"] = x − cond_denoised`` (same for uncond, ``[B, C, T, H, W]``)
-    and ``args["sigma"]`` ``[B]``, and uses ``x − result``; the mix is linear, so
-    ``uncond + s·(cond − uncond)`` there equals mixing the denoised predictions. ``previous`` is
-    called with ``cond_scale = s(σ)`` (a float, or ``[B,1,…]`` when the batch's σ differ).
+
+def scale_at(params: RelaxationParams, sigma: float, ms, s_base: float) -> float:
+    """s(σ) of eq. 2 for one model σ (a float), with the live ``model_sampling`` ``ms``: pure float arithmetic
+    (no tensor ops, so the per-call cost is a dict lookup after the first call at each σ). Same rule as
+    :func:`nodes.pure.relaxation.normalized_sigma` and :func:`nodes.pure.relaxation.relaxation_scale`."""
+    lo, hi, kind = _sampling_range(ms)
+    g_lo, g_hi = _noise_fraction(lo, kind), _noise_fraction(hi, kind)
+    if not g_hi > g_lo:
+        normalized_sigma(sigma, lo, hi, kind)  # raises the named error
+    sh = min(1.0, max(0.0, (_noise_fraction(sigma, kind) - g_lo) / (g_hi - g_lo)))
+    return params.s_min + (s_base - params.s_min) * (1.0 - params.beta * sh ** params.decay_power)
+
+
+def make_predict_noise_wrapper(params: RelaxationParams):
+    """Build the ``PREDICT_NOISE`` wrapper of cfg mode: it sets the guider's ``cfg`` to s(σ) for one call.
+
+    ``executor.class_obj`` is the guider (ComfyUI ``comfy/samplers.py`` ``CFGGuider.outer_predict_noise``);
+    its ``cfg`` is what ``sampling_function`` passes on as ``cond_scale``, so core's default mix, every
+    ``sampler_cfg_function`` (RescaleCFG, APG, CFG-Zero*, TCFG, …) and every post-CFG function receive
+    s(σ), whatever the node order. The guider's own value is restored in ``finally``. Since
+    ``sampling_function`` skips the uncond pass only when ``cond_scale`` is 1, an ``s_base`` above 1 on a
+    cfg-1 sampler runs the uncond pass wherever s(σ) ≠ 1 (at s(σ) = 1 the mix is the cond prediction).
+
+    σ: one read of the ``[B]`` timestep per model call (B floats to the host; the guider needs a Python
+    float); s(σ) is cached per (σ, base) for the live ``model_sampling``.
 
     Raises (at sampling time):
         InertiaInputError: ``s_base`` 0 and the sampler's cfg below ``s_min``.
     """
+    cache: dict = {}
+    warned: set = set()
 
-    def relaxation_cfg_function(args):
-        cond, uncond = args["cond"], args["uncond"]
-        s_base = params.base(args["cond_scale"])
-        if params.s_base == 0:
-            check_s_min(params.s_min, s_base, "the sampler's cfg")
-        s = _scales(params, args["sigma"], args["model"], s_base).to(cond.device)
-        if previous is not None:
-            chained = dict(args)
-            uniform = bool((s == s[0]).all())
-            chained["cond_scale"] = float(s[0]) if uniform else s.view([-1] + [1] * (cond.ndim - 1)).to(cond.dtype)
-            return previous(chained)
-        s = s.view([-1] + [1] * (cond.ndim - 1)).to(cond.dtype)
-        return uncond + s * (cond - uncond)
+    def warn_once(msg):
+        if msg not in warned:
+            warned.add(msg)
+            log.warning("RelaxationCFG: %s", msg)
 
-    return patching.tag(relaxation_cfg_function, KEY, previous, relaxation=params)  # a replacing one chains previous
+    def relaxation_predict_noise(executor, x, timestep, *args, **kwargs):
+        guider = executor.class_obj
+        sampler_cfg = getattr(guider, "cfg", None)
+        if not isinstance(sampler_cfg, (int, float)):
+            warn_once(f"the guider {type(guider).__name__} has no single cfg value, so the schedule is not "
+                      "applied with it; use CFGGuider, KSampler or KSamplerAdvanced")
+            return executor(x, timestep, *args, **kwargs)
+        if getattr(guider, "conds", {}).get("negative") is None:
+            warn_once(f"the guider {type(guider).__name__} has no negative conditioning, so there is no CFG "
+                      "mix to schedule")
+            return executor(x, timestep, *args, **kwargs)
+        base = params.base(sampler_cfg)
+        sigmas = timestep.detach().flatten().tolist()  # the one host read per call
+        sigma = sigmas[0]
+        if any(v != sigma for v in sigmas[1:]):
+            warn_once(f"the batch carries different sigmas {sigmas}; the guider takes one scale, so s(σ) of the "
+                      "first entry is used for all")
+        ms = guider.inner_model.model_sampling if hasattr(guider, "inner_model") else \
+            guider.model_patcher.get_model_object("model_sampling")
+        hit = (sigma, base, id(ms))
+        s = cache.get(hit)
+        if s is None:
+            if params.s_base == 0:
+                check_s_min(params.s_min, base, "the sampler's cfg")
+            if len(cache) > 4096:
+                cache.clear()
+            s = cache[hit] = scale_at(params, sigma, ms, base)
+        guider.cfg = s
+        try:
+            return executor(x, timestep, *args, **kwargs)
+        finally:
+            guider.cfg = sampler_cfg
+
+    return patching.tag(relaxation_predict_noise, KEY, relaxation=params)
 
 
 def _guidance_wrapper(params: RelaxationParams):
@@ -222,8 +270,8 @@ def apply_relaxation(model, params: RelaxationParams, guidance: str = "auto"):
     """Return ``(patched_clone, mode)``. The input ModelPatcher is never modified.
 
     Neutral settings (β = 0 and s_base = 0: s(σ) is the sampler's own value at every σ)
-    return the input model itself, so sampling is bit-identical to stock. A cfg function another
-    node installed is chained; an earlier RelaxationCFG is replaced (keeping what it chained), and
+    return the input model itself, so sampling is bit-identical to stock. cfg mode owns no slot: cfg
+    functions of other nodes (before or after) receive s(σ); an earlier RelaxationCFG is replaced, and
     FramePackHistoryControls' per-section β list is kept.
 
     Raises:
@@ -236,8 +284,9 @@ def apply_relaxation(model, params: RelaxationParams, guidance: str = "auto"):
         return model, mode
     m = model.clone()
     if mode == "cfg":
-        patching.install(m, patching.CFG_FUNCTION, KEY, lambda previous: make_cfg_function(params, previous),
-                         replace=True, name="RelaxationCFG", disable_cfg1_optimization=True)
+        if patching.uninstall(m, patching.CFG_FUNCTION, KEY):  # a cfg function of an older pack version
+            log.info("RelaxationCFG: dropped an older Relaxation CFG cfg function; the scale is now set per call")
+        patching.install(m, patching.WRAPPERS.PREDICT_NOISE, KEY, make_predict_noise_wrapper(params), replace=True)
     else:
         _, betas = _embedded_on(m)
         if betas:  # FramePackHistoryControls' per-section β stays; it now varies β around these settings
@@ -278,8 +327,9 @@ class RelaxationCFG(io.ComfyNode):
                 io.Model.Input("model", tooltip="The model to patch. It is cloned; the input is never changed."),
                 *_SCHEDULE_INPUTS(),
                 io.Combo.Input("guidance", options=list(GUIDANCE_MODES), default="auto",
-                               tooltip="cfg: schedule the real CFG mix (Wan, VACE). The uncond pass then runs "
-                                       "even at cfg 1. embedded: schedule a guidance-distilled model's guidance "
+                               tooltip="cfg: schedule the real CFG scale (Wan, VACE); other guidance nodes "
+                                       "(RescaleCFG, APG, CFG-Zero*, TCFG) receive s(σ) in any order, and the "
+                                       "uncond pass runs wherever s(σ) ≠ 1, even on a cfg-1 sampler. embedded: schedule a guidance-distilled model's guidance "
                                        "input (HunyuanVideo). auto: embedded if the model has a guidance input."),
             ],
             outputs=[io.Model.Output(display_name="model", tooltip="The patched clone.")],
@@ -300,14 +350,14 @@ def relaxation_on(model) -> tuple[RelaxationParams, str, tuple] | None:
     """The Relaxation CFG schedule a ModelPatcher carries, as the sampler will apply it.
 
     Returns ``(params, mode, section_betas)``: ``mode`` ``"cfg"`` (read from the
-    ``sampler_cfg_function`` slot) or ``"embedded"`` (the ``APPLY_MODEL`` wrapper under :data:`KEY`);
+    ``PREDICT_NOISE`` wrapper under :data:`KEY`) or ``"embedded"`` (the ``APPLY_MODEL`` wrapper under :data:`KEY`);
     ``section_betas`` is FramePack History Controls' per-section β list (empty if none). ``None`` when the
-    model carries no Relaxation CFG: none was applied, its settings were neutral, or a later node replaced
-    the cfg function (then the sampler no longer applies it either).
+    model carries no Relaxation CFG: none was applied, or its settings were neutral.
     """
-    params = patching.fact(model.model_options.get("sampler_cfg_function"), "relaxation")
-    if isinstance(params, RelaxationParams):
-        return params, "cfg", ()
+    for w in model.get_wrappers(patching.WRAPPERS.PREDICT_NOISE, KEY):
+        params = patching.fact(w, "relaxation")
+        if isinstance(params, RelaxationParams):
+            return params, "cfg", ()
     params, betas = _embedded_on(model)
     if params is not None:
         return params, "embedded", betas

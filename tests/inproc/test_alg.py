@@ -717,3 +717,73 @@ def test_pixel_space_conditioning_mismatch_raises_before_any_encode(comfy, load_
         sample(comfy, patched, conds, steps=2)
     assert f"'{name}'" in str(e.value) and text in str(e.value)
     assert vae.calls == []
+
+
+@pytest.mark.parametrize("order", ["alg_first", "slg_first"])
+def test_paper_with_skip_layer_guidance_in_both_orders(comfy, load_standin, wan_i2v, order, caplog):
+    """Core SkipLayerGuidanceDiTSimple sets ``sampler_calc_cond_batch_function`` without chaining. After ALG it
+    replaces ALG's function on the ModelPatcher; ALG wraps it at run time. Before ALG, ALG chains it at patch time.
+    Either way the model receives ALG's filtered condition inside the window, and SLG's layer skip on the uncond."""
+    import comfy.patcher_extension as pe
+    from comfy_extras.nodes_slg import SkipLayerGuidanceDiTSimple
+
+    def slg(m):
+        return SkipLayerGuidanceDiTSimple.execute(m, 0.0, 1.0, double_layers="0").args[0]
+
+    base = load_standin("wan21_i2v")
+    sharp, _ = sharp_reference(comfy, base, wan_i2v, "c_concat_wan")
+    patched = slg(alg(base)[0]) if order == "alg_first" else alg(slg(base))[0]
+    if order == "alg_first":  # SLG's function sits in the slot, ALG's is gone from the ModelPatcher
+        assert getattr(patched.model_options["sampler_calc_cond_batch_function"], "inertia_key", None) is None
+    m, rec = probed(patched, "c_concat_wan")
+    skips = []
+
+    def skip_probe(executor, x, t, c_concat, c_crossattn, control, transformer_options, **kwargs):
+        dit = transformer_options.get("patches_replace", {}).get("dit", {})
+        skips.append(("double_block", 0) in dit)
+        return executor(x, t, c_concat, c_crossattn, control, transformer_options, **kwargs)
+
+    m.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, "test_skip_probe", skip_probe)
+    with caplog.at_level("WARNING", logger="ComfyUI-Inertia"):
+        out = sample(comfy, m, wan_i2v)
+    steps = classify(rec, "c_concat_wan", sharp, 0.4)
+    assert len(skips) == len(steps)
+    sigma_end = flow_sigma(base, 0.20)
+    per_sigma: dict = {}
+    for s, skipped in zip(steps, skips):
+        for g, status in s["status"].items():
+            per_sigma.setdefault(s["sigma"], []).append((g, status, skipped))
+    assert len(per_sigma) == STEPS
+    for sigma, calls in per_sigma.items():
+        if sigma >= sigma_end * (1 - 1e-4):  # c_lp plain, u_lp and u_sharp through SLG's skip
+            assert sorted(calls) == [(0, "lp", False), (1, "lp", True), (1, "sharp", True)], (sigma, calls)
+        else:
+            assert sorted(calls) == [(0, "sharp", False), (1, "sharp", True)], (sigma, calls)
+    warned = [r.getMessage() for r in caplog.records if "replaced sampler_calc_cond_batch_function" in r.getMessage()]
+    if order == "alg_first":
+        assert warned and "SkipLayerGuidanceDiTSimple" in warned[0], warned
+    else:
+        assert not warned
+    assert not torch.equal(out, sample(comfy, slg(base), wan_i2v))  # ALG acts on top of SLG
+    other = slg(alg(base)[0]) if order == "slg_first" else alg(slg(base))[0]
+    torch.testing.assert_close(out, sample(comfy, other, wan_i2v), rtol=1e-5, atol=1e-6)  # order-independent
+
+
+def test_paper_wrapped_at_run_time_filters_once_when_the_later_node_chains_it(comfy, load_standin, wan_i2v):
+    """A node applied after ALG that chains the slot's function (ALG's) is wrapped by ALG at run time too; the
+    inner ALG function then passes through, so the condition is filtered once and the result is plain ALG's."""
+    base = load_standin("wan21_i2v")
+    patched = alg(base)[0]
+    plain = sample(comfy, patched, wan_i2v)
+    inner_fn = patched.model_options["sampler_calc_cond_batch_function"]
+    calls = []
+
+    def later(args):  # a well-behaved node: chains what was in the slot
+        calls.append(tuple(g is not None for g in args["conds"]))
+        return inner_fn(args)
+
+    chained = patched.clone()
+    chained.set_model_sampler_calc_cond_batch_function(later)
+    out = sample(comfy, chained, wan_i2v)
+    assert calls == [(True, True), (False, True)] * 2 + [(True, True)] * 4  # ALG outside, `later` per pass
+    torch.testing.assert_close(out, plain, rtol=1e-5, atol=1e-6)

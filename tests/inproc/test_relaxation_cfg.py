@@ -165,7 +165,10 @@ def test_hunyuan_embedded_guidance_received_per_step(comfy, load_standin):
 def test_hunyuan_cfg_mode_when_asked(comfy, load_standin):
     patched, text = relax(load_standin("hunyuan_t2v"), guidance="cfg")
     assert "cfg mode" in text and "as chosen" in text
-    assert "sampler_cfg_function" in patched.model_options
+    import comfy.patcher_extension as pe
+
+    from comfyui_inertia.nodes import keys
+    assert patched.get_wrappers(pe.WrappersMP.PREDICT_NOISE, keys.RELAXATION)  # cfg mode: the per-call scale
 
 
 def test_bad_inputs_name_the_input(comfy, load_standin):
