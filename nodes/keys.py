@@ -6,7 +6,7 @@ Wrapper keys (``ModelPatcher.add_wrapper_with_key`` / ``add_callback_with_key``;
 so a second application of the same node can find and replace or chain the first):
 
 * :data:`RELAXATION` -- Relaxation CFG: the embedded-guidance ``APPLY_MODEL`` wrapper (with optional
-  per-section betas) and the ``sampler_cfg_function`` (cfg mode).
+  per-section betas) and the ``PREDICT_NOISE`` wrapper that sets the guider's cfg to s(σ) per call (cfg mode).
 * :data:`ALG` -- ALG: ``OUTER_SAMPLE`` holder plus ``CALC_COND_BATCH`` (single_pass) or the chained
   ``sampler_calc_cond_batch_function`` (paper form).
 * :data:`TEMPORAL_UNLEARNING` -- Temporal Unlearning: ``OUTER_SAMPLE`` holder (σ window, grid) and the
