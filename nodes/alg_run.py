@@ -92,9 +92,20 @@ def _find_slots(model, cond: dict) -> list[tuple]:
         slots.append(("ref_latent", None))
     if mc.get("clean_latents") is not None:  # FramePack: clean_latents[:, :, :1] is the start latent
         slots.append(("clean_latents", (0, 1)))
-    if "guiding_frame_index" in mc:
+    if "guiding_frame_index" in mc or _wan22_start_image(model, mc):
         slots.append(("guiding_frame", None))
     return slots
+
+
+def _wan22_start_image(model, mc: dict) -> bool:
+    """Wan 2.2 TI2V-5B (``comfy.model_base.WAN22``): the start image is latent frame 0 of ``x``, fixed by
+    the denoise mask of core ``Wan22ImageToVideoLatent`` (``denoise_mask [B, 1, T, h, w]``, 0 = given), so it
+    is filtered like the HunyuanVideo v2 guiding frame (the first latent frame of the model input)."""
+    dm = mc.get("denoise_mask")
+    t = getattr(dm, "cond", None)
+    if not isinstance(model, mb.WAN22) or t is None or t.ndim != 5:
+        return False
+    return bool((t[:, :, :1] < 0.5).all())
 
 
 def _filter_slot(key: str, span, tensor: torch.Tensor, lp) -> torch.Tensor:

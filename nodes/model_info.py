@@ -34,9 +34,25 @@ def sampling_parameterization(model_sampling) -> str:
         "has a sampling type that is neither flow nor EPS/V")
 
 
+def unwrap_compiled(module):
+    """The module under ``torch.compile``'s ``OptimizedModule`` wrapper (``_orig_mod``), else ``module``."""
+    while getattr(module, "_orig_mod", None) is not None and module is not module._orig_mod:
+        module = module._orig_mod
+    return module
+
+
 def diffusion_model(model_patcher):
-    """The ``nn.Module`` a ModelPatcher wraps (``model.model.diffusion_model``)."""
-    return model_patcher.get_model_object("diffusion_model")
+    """The ``nn.Module`` a ModelPatcher wraps (``model.model.diffusion_model``), seen through a
+    ``torch.compile`` wrapper (an ``OptimizedModule`` object-patched in place of it)."""
+    return unwrap_compiled(model_patcher.get_model_object("diffusion_model"))
+
+
+def is_wan22_ti2v(model_patcher) -> bool:
+    """True for Wan 2.2 TI2V-5B: ComfyUI's ``comfy.model_base.WAN22`` (48-channel latent), whose start
+    image enters through the denoise mask (core ``Wan22ImageToVideoLatent``), not a concat condition."""
+    import comfy.model_base as mb
+
+    return isinstance(getattr(model_patcher, "model", None), mb.WAN22)
 
 
 def has_guidance_input(model_patcher) -> bool:
@@ -55,7 +71,9 @@ def model_family(model_patcher) -> str:
     """Classify a MODEL as ``wan``, ``wan_vace``, ``hunyuan`` or ``other``.
 
     Decided by the ComfyUI diffusion-model class (``comfy.ldm.wan.model.WanModel`` and
-    subclasses, ``comfy.ldm.hunyuan_video.model.HunyuanVideo``), never by tensor shapes.
+    subclasses, ``comfy.ldm.hunyuan_video.model.HunyuanVideo``), never by tensor shapes; a
+    ``torch.compile`` wrapper is seen through (:func:`unwrap_compiled`). Weight formats (fp8,
+    GGUF ``GGMLOps`` layers) do not change the class.
     """
     import comfy.ldm.hunyuan_video.model as hy
     import comfy.ldm.wan.model as wan

@@ -9,7 +9,7 @@ Where the blur happens (pre-RoPE, no core forward code copied)
     object-patches the ``forward`` of the small sub-layers whose output *is* the pre-RoPE key or
     the value, on a clone (undone when another clone of the model is loaded):
 
-    * Wan 2.1/2.2 (T2V, I2V, FLF, VACE): ``blocks.i.self_attn.norm_k`` (K = norm_k(k(x)), RoPE is
+    * Wan 2.1/2.2 (T2V, I2V, FLF, VACE, TI2V-5B): ``blocks.i.self_attn.norm_k`` (K = norm_k(k(x)), RoPE is
       applied to its output right after) and ``blocks.i.self_attn.v`` (V). Cross-attention
       (text and CLIP-image tokens) uses other modules and is untouched. VACE control blocks
       (``vace_blocks.j``) are separate modules: untouched unless ``blur_vace_control``.
@@ -20,6 +20,9 @@ Where the blur happens (pre-RoPE, no core forward code copied)
       FramePack (``nodes/framepack.py``, a HunyuanVideo subclass): the packed clean-latent tokens
       ``[4×, 2×, 1×]`` before the noisy window count as prefix, so only the window is blurred.
 
+    The sub-layers are found by name, so fp8 weights (``UNETLoader`` weight_dtype, manual cast) and
+    GGUF layers (city96/ComfyUI-GGUF ``GGMLOps``) are patched alike; core ``TorchCompileModel``
+    compiles the patched model (its wrapper swaps the compiled module in at ``apply_model`` time).
     The attention-override slot is left alone, so an override installed earlier (Sage
     attention nodes, a test recorder) keeps running and computes with the blurred K/V.
     The blur costs one extra read+write of K and of V per patched block (a banded ``[T, T]``
@@ -33,7 +36,8 @@ Per call (never cached across calls)
 
 Anchor frames (``protect_anchor_frames``): latent frames that carry a given image keep their K/V
 and are not read by the other frames (``nodes/pure/temporal_blur.py`` explains the choice):
-Wan I2V/FLF frames whose concat mask marks any of their 4 sub-frames as fully given (the
+Wan 2.2 TI2V-5B frames whose per-frame timestep is 0 (fixed by the denoise mask of core
+``Wan22ImageToVideoLatent``: the start image), Wan I2V/FLF frames whose concat mask marks any of their 4 sub-frames as fully given (the
 first latent; FLF also the last), VACE frames whose VACE mask keeps the whole frame (reference
 latents; also fully kept keyframes), Wan ``time_dim_concat`` frames (Phantom references),
 HunyuanVideo I2V "v1 (concat)" frames whose mask marks them given and frame 0 for "v2
@@ -58,7 +62,7 @@ import torch
 from comfy_api.latest import io, ui
 
 from . import keys, patching
-from .model_info import SUPPORTED_FAMILIES, diffusion_model, model_family
+from .model_info import SUPPORTED_FAMILIES, diffusion_model, is_wan22_ti2v, model_family
 from .pure.errors import InertiaInputError
 from .pure.framepack_history import prefix_tokens as framepack_prefix_tokens
 from .pure.parse import parse_block_list
@@ -178,6 +182,11 @@ def wan_grid(dm, a: dict, protect: bool) -> tuple[TokenGrid, set[int]]:
     if protect and getattr(dm, "model_type", None) == "i2v" and x.shape[1] == 2 * od + 4:
         # concat mask (ComfyUI inverts concat_mask: 1 = given), 4 temporal sub-frames per latent frame
         anchors |= {t // pt for t in _frames_given(x[:, od:od + 4])}
+    ts = a.get("timestep")
+    if protect and ts is not None and ts.ndim == 2 and ts.shape[1] == x.shape[2]:
+        # Wan 2.2 TI2V-5B (comfy.model_base.WAN22.process_timestep): one timestep per latent frame, the
+        # denoise-mask mean times t; 0 = the frame is given (the start image of Wan22ImageToVideoLatent)
+        anchors |= {int(t) // pt for t in (ts == 0).any(0).nonzero().flatten().tolist()}
     vc = a.get("vace_context")
     if protect and vc is not None and vc.ndim == 6 and vc.shape[3] == x.shape[2] and vc.shape[2] >= 64:
         # VACE mask: 64 channels (8x8 pixel sub-positions), 0 = keep; [B, n, 64, T, H, W]
@@ -367,6 +376,8 @@ def apply_temporal_unlearning(model, sigma_blur: float, apply_to: str = "kv", st
     patching.install(m, patching.WRAPPERS.DIFFUSION_MODEL, KEY, make_diffusion_wrapper(state), replace=False)
     r = (gaussian_taps(sigma).numel() - 1) // 2
     vace = ""
+    if is_wan22_ti2v(m):
+        vace = ", Wan 2.2 TI2V-5B: anchor = latent frames the denoise mask fixes (start image)"
     if family == "wan_vace":
         vace = ", VACE control blocks too" if blur_vace_control else ", VACE control blocks untouched"
     text = (f"TemporalUnlearning: sigma_blur={sigma:g} latent frames (radius {r}, {BOUNDARY} boundary), "
@@ -414,6 +425,7 @@ class TemporalUnlearning(io.ComfyNode):
                                  tooltip="Keep latent frames that carry a given image out of the blur (they keep "
                                          "their K/V and the other frames do not read them): Wan I2V/FLF first "
                                          "(and last) latent, VACE reference latents and fully kept frames, "
+                                         "Wan 2.2 TI2V-5B start-image frames (fixed by the denoise mask), "
                                          "HunyuanVideo I2V image frame."),
                 io.Boolean.Input("blur_vace_control", default=False,
                                  tooltip="VACE only: also blur the self-attention of the VACE control blocks. "

@@ -5,7 +5,7 @@ The test-suite and the headless demo mode (``python -m nodes.headless run`` wher
 files are absent) use it on machines without model weights. The frames such models produce are noise:
 they prove the plumbing, not the quality.
 
-* ``wan_hunyuan.py``: Wan 2.1 (T2V, I2V, FLF, VACE) and HunyuanVideo diffusion models built from ComfyUI's
+* ``wan_hunyuan.py``: Wan 2.1 (T2V, I2V, FLF, VACE), Wan 2.2 TI2V-5B and HunyuanVideo diffusion models built from ComfyUI's
   own model classes, the Wan 2.1 and HunyuanVideo VAEs, and seeded text CONDITIONING of the real shapes.
   Its names are re-exported here (``standins.write_diffusion_model``, ``standins.wan_text_conditioning``…).
 * ``framepack.py``: a FramePack transformer in the released diffusers key layout (torch only).

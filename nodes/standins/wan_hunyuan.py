@@ -1,4 +1,4 @@
-"""Tiny random-weight Wan 2.1 and HunyuanVideo stand-in checkpoints with the real key layouts.
+"""Tiny random-weight Wan 2.1, Wan 2.2 TI2V-5B and HunyuanVideo stand-in checkpoints with the real key layouts.
 
 Used by the test-suite and by the headless demo mode on machines without model weights.
 Each stand-in is built from ComfyUI's own model class (so the key names and shapes are
@@ -31,6 +31,8 @@ STANDINS = {
     "wan21_i2v": ("wan2.1_i2v_480p_14B_fp16.safetensors", "wan", dict(model_type="i2v", in_dim=36)),
     "wan21_flf": ("wan2.1_flf2v_720p_14B_fp16.safetensors", "wan",
                   dict(model_type="i2v", in_dim=36, flf_pos_embed_token_number=514)),
+    # Wan 2.2 TI2V-5B: 48-channel latent (Wan 2.2 VAE, stride 16), detected by ComfyUI as WAN22_T2V (out_dim 48)
+    "wan22_ti2v": ("wan2.2_ti2v_5B_fp16.safetensors", "wan", dict(model_type="t2v", in_dim=48, out_dim=48)),
     "wan21_vace": ("wan2.1_vace_1.3B_fp16.safetensors", "vace", dict(vace_layers=1, vace_in_dim=96, in_dim=16)),
     "hunyuan_t2v": ("hunyuan_video_t2v_720p_bf16.safetensors", "hunyuan", dict(in_channels=16)),
     "hunyuan_i2v": ("hunyuan_video_image_to_video_720p_bf16.safetensors", "hunyuan", dict(in_channels=33)),
