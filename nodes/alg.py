@@ -48,7 +48,7 @@ from comfy_api.latest import io, ui
 from . import keys, patching
 from .alg_pixel import SPACES, PixelSource, resolve_pixel
 from .alg_run import SUPPORTED, ALGConfig, make_outer_sample_wrapper, make_paper_calc_function, make_single_pass_wrapper
-from .model_info import has_guidance_input, model_family
+from .model_info import has_guidance_input, is_wan22_ti2v, model_family
 from .pure.errors import InertiaInputError
 from .pure.lowpass import DEFAULT_BLUR_SIGMA, FAMILY_DEFAULTS, FILTERS, SCHEDULE_BY, SCHEDULES, ALGParams
 
@@ -101,12 +101,24 @@ def resolve_params(model, preset: str, filter: str, resize_factor: float, blur_s
 
 
 def resolve_form(model, form: str) -> str:
-    """``auto`` → ``single_pass`` for guidance-distilled models, else ``paper``; validates the choice."""
+    """``auto`` → ``single_pass`` for guidance-distilled models and for Wan 2.2 TI2V-5B, else ``paper``.
+
+    TI2V-5B carries its start image in the model input (the denoise mask fixes latent frame 0), not in a
+    conditioning: the paper form filters only conditionings, so it would change nothing there.
+
+    Raises:
+        InertiaInputError: an unknown form; ``paper`` on a guidance-distilled model or on TI2V-5B.
+    """
     if form not in FORMS:
         raise InertiaInputError("guidance_form", form, f"use one of {FORMS}")
     distilled = has_guidance_input(model)
+    ti2v = is_wan22_ti2v(model)
     if form == "auto":
-        return "single_pass" if distilled else "paper"
+        return "single_pass" if distilled or ti2v else "paper"
+    if form == "paper" and ti2v:
+        raise InertiaInputError(
+            "guidance_form", form, "use 'single_pass' (or 'auto') for Wan 2.2 TI2V-5B",
+            "filters only conditionings, and Wan 2.2 TI2V-5B carries its start image in the model input")
     if form == "paper" and distilled:
         raise InertiaInputError(
             "guidance_form", form, "use 'single_pass' (or 'auto') for guidance-distilled models such as HunyuanVideo",

@@ -386,3 +386,16 @@ def test_wan22_ti2v_t2v_without_start_image_alg_says_so(comfy, load_standin):
         sample_alg(comfy, patched, conds, steps=2)
 
 
+
+
+def test_wan22_ti2v_alg_form_auto_is_single_pass_and_paper_is_refused(comfy, load_standin):
+    """The paper form filters conditionings only; TI2V-5B's start image is in the model input, so 'auto' picks
+    single_pass (the form that acts, see the test above) and 'paper' is refused at patch time with the reason."""
+    from comfyui_inertia.nodes import alg
+    from comfyui_inertia.nodes.pure.errors import InertiaInputError
+
+    model = load_standin("wan22_ti2v")
+    assert alg.resolve_form(model, "auto") == "single_pass"
+    with pytest.raises(InertiaInputError, match="'guidance_form'.*TI2V-5B carries its start image in the model input"):
+        alg.resolve_form(model, "paper")
+    assert alg.resolve_form(load_standin("wan21_i2v"), "auto") == "paper"
