@@ -137,6 +137,12 @@ def test_server_answers_500_to_prompt(server_500, tmp_path):
     assert line.endswith("500 Internal Server Error boom")
 
 
+_GRAPH = json.loads((Path(__file__).resolve().parents[2] / WF).read_text())
+#: ids in the bundled graph (the workflow builder numbers nodes; the messages name them)
+_RELAX_ID = next(k for k, n in _GRAPH.items() if n["class_type"] == "InertiaRelaxationCFG")
+_KSAMPLER_ID = next(k for k, n in _GRAPH.items() if n["class_type"] == "KSampler")
+_MODEL_FROM = _GRAPH[_KSAMPLER_ID]["inputs"]["model"][0]
+
 SET_CASES = {
     "no_equals": ("RelaxationCFG.beta", "bad --set 'RelaxationCFG.beta': expected NODE.INPUT=V1,V2,..."),
     "no_input": ("RelaxationCFG=1", "bad --set 'RelaxationCFG=1': expected NODE.INPUT=V1,V2,..."),
@@ -146,8 +152,8 @@ SET_CASES = {
     "not_an_int": ("KSampler.seed=0.5", "bad --set 'KSampler.seed=0.5': 0.5 is not an integer"),
     "not_a_number": ("RelaxationCFG.beta=high", "'high' is not a number"),
     "unknown_node": ("Relaxation.beta=0,1", "no node 'Relaxation' in workflows/api/wan21_t2v_relaxation_cfg.json"),
-    "unknown_input": ("RelaxationCFG.betta=0,1", "node 7 (RelaxationCFG) has no input 'betta' (its inputs: beta,"),
-    "link_input": ("KSampler.model=1", "input 'model' of node 9 (KSampler) is a link from node 7"),
+    "unknown_input": ("RelaxationCFG.betta=0,1", f"node {_RELAX_ID} (InertiaRelaxationCFG) has no input 'betta' (its inputs: beta,"),
+    "link_input": ("KSampler.model=1", f"input 'model' of node {_KSAMPLER_ID} (KSampler) is a link from node {_MODEL_FROM}"),
     "bad_json_list": ('RelaxationCFG.beta=[0, 1', "the JSON list does not parse"),
 }
 
