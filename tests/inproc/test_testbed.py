@@ -1,0 +1,147 @@
+"""The Inertia testbed through real ComfyUI: the VAE loader node, the text node, the shipped DiT through the stock
+UNETLoader (detected as Wan), one sampling run through real graph nodes, and the in-process evaluation."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import time
+
+import pytest
+import torch
+
+from comfyui_inertia.nodes import testbed
+from comfyui_inertia.nodes.pure import testbed_metrics as tm
+from comfyui_inertia.nodes.pure import toyworld as tw
+
+#: The VAE's reconstruction bound on held-out toy videos (issue target: 28 dB).
+PSNR_BOUND = 28.0
+
+
+@pytest.fixture(scope="module")
+def tb(comfy):
+    from comfyui_inertia.nodes.testbed import comfy_nodes, evaluate
+
+    for f in (testbed.VAE_DIR / testbed.DEFAULT_VAE, testbed.DIT_DIR / testbed.DEFAULT_DIT):
+        assert f.is_file(), f"shipped testbed weights missing: {f} (python -m nodes.testbed.train)"
+    return comfy_nodes, evaluate
+
+
+@pytest.fixture(scope="module")
+def vae(tb):
+    return tb[1].call_node(__import__("nodes"), "InertiaTestbedVAELoader", vae_name=testbed.DEFAULT_VAE)[0]
+
+
+def test_loader_returns_a_normal_comfyui_vae_with_the_wan21_ratios(tb, vae, comfy):
+    import comfy.sd
+
+    assert isinstance(vae, comfy.sd.VAE)
+    assert vae.spacial_compression_encode() == 8 and vae.temporal_compression_decode() == 4
+    assert vae.latent_channels == 16 and vae.latent_dim == 3
+    assert sum(p.numel() for p in vae.first_stage_model.parameters()) < 2_000_000
+    # every attribute core's VAE constructor sets exists on ours (guards against ComfyUI adding one)
+    names = set(re.findall(r"self\.(\w+)\s*=", inspect.getsource(comfy.sd.VAE.__init__)))
+    missing = sorted(n for n in names if not hasattr(vae, n))
+    assert not missing, missing
+
+
+def test_vaeencode_vaedecode_shapes_and_heldout_reconstruction(tb, vae, comfy):
+    _, r, _ = tw.heldout_scenes(1, "disappears", first=3)
+    video = r["video"][0].float()                                           # [17, 128, 128, 3]
+    latent = comfy.VAEEncode().encode(vae, video)[0]["samples"]
+    assert latent.shape == (1, 16, 5, 16, 16)
+    out = comfy.VAEDecode().decode(vae, {"samples": latent})[0]
+    assert out.shape == (17, 128, 128, 3)
+    mse = float((out.float() - video).pow(2).mean())
+    psnr = 10 * torch.log10(torch.tensor(1.0 / mse))
+    assert float(psnr) >= PSNR_BOUND, f"held-out PSNR {float(psnr):.2f} dB"
+
+
+def test_wan_image_to_video_accepts_the_testbed_vae(tb, vae, comfy):
+    cond = tb[0].encode_text("a red ball on a grey striped background, it stays still")
+    start = tw.heldout_scenes(1, "stays")[1]["video"][0, :1].float()
+    pos, neg, lat = tb[1].call_node(comfy, "WanImageToVideo", positive=cond, negative=cond, vae=vae, width=128,
+                                    height=128, length=17, batch_size=1, start_image=start)
+    assert lat["samples"].shape == (1, 16, 5, 16, 16)
+    assert pos[0][1]["concat_latent_image"].shape == (1, 16, 5, 16, 16)
+    assert pos[0][1]["concat_mask"][0, 0, :, 0, 0].tolist() == [0.0, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_text_node_gives_the_testbed_conditioning(tb, comfy):
+    out = tb[1].call_node(comfy, "InertiaTestbedTextEncode", text="a red ball, it disappears")[0]
+    c = out[0][0]
+    assert c.shape == (1, 32, 4096)
+    assert torch.equal(c, tw.encode_prompts("a red ball, it disappears"))
+    assert torch.count_nonzero(tb[1].call_node(comfy, "InertiaTestbedTextEncode", text="")[0][0][0]) == 0
+
+
+def test_scene_node_matches_the_generator(tb, comfy):
+    img, mask, prompt, gt, bg = tb[1].call_node(comfy, "InertiaTestbedScene", scene=5, scenario="disappears")
+    _, r, prompts = tw.heldout_scenes(1, "disappears", first=5)
+    assert img.shape == (1, 128, 128, 3) and mask.shape == (1, 128, 128) and gt.shape == (17, 128, 128, 3)
+    assert torch.equal(img, r["video"][:, 0]) and prompt == prompts[0] and prompt.endswith("it disappears")
+    assert torch.equal(mask, (r["full_alpha"] > 0.5).float())
+
+
+def test_stock_unetloader_lists_and_loads_the_dit_as_wan(tb, comfy):
+    import comfy.model_base
+    import comfy.model_sampling
+    import folder_paths
+    from comfy.ldm.wan.model import WanModel
+
+    assert testbed.DEFAULT_DIT in folder_paths.get_filename_list("diffusion_models")
+    model = comfy.UNETLoader().load_unet(testbed.DEFAULT_DIT, "default")[0]
+    assert type(model.model) is comfy.model_base.WAN21
+    dm = model.model.diffusion_model
+    assert isinstance(dm, WanModel) and dm.patch_embedding.in_channels == 36 and dm.img_emb is None
+    assert sum(p.numel() for p in dm.parameters()) <= 5_000_000
+    ms = model.get_model_object("model_sampling")
+    assert isinstance(ms, comfy.model_sampling.CONST) and float(ms.shift) == 8.0
+
+
+def test_one_sampling_run_through_real_graph_nodes_on_cpu(tb, vae, comfy):
+    """17 frames, 20 steps, CFG 5, euler/simple: UNETLoader, text node, WanImageToVideo, KSampler, VAEDecode.
+    The trained DiT reproduces the start frame and keeps the object of a 'stays' prompt."""
+    ev = tb[1]
+    _, r, prompts = tw.heldout_scenes(1, "stays", first=1)
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    model = ev.call_node(comfy, "UNETLoader", unet_name=testbed.DEFAULT_DIT, weight_dtype="default")[0]
+    pos = ev.call_node(comfy, "InertiaTestbedTextEncode", text=prompts[0])[0]
+    neg = ev.call_node(comfy, "InertiaTestbedTextEncode", text="")[0]
+    t1 = time.perf_counter()
+    pos, neg, lat = ev.call_node(comfy, "WanImageToVideo", positive=pos, negative=neg, vae=vae, width=128, height=128,
+                                 length=17, batch_size=1, start_image=r["video"][0, :1].float())
+    t2 = time.perf_counter()
+    out = ev.call_node(comfy, "KSampler", model=model, seed=0, steps=20, cfg=5.0, sampler_name="euler",
+                       scheduler="simple", positive=pos, negative=neg, latent_image=lat, denoise=1.0)[0]
+    t3 = time.perf_counter()
+    video = ev.call_node(comfy, "VAEDecode", vae=vae, samples=out)[0]
+    t4 = time.perf_counter()
+    cpu = time.process_time() - c0
+    print(f"\nCPU testbed run: load {t1 - t0:.2f}s, WanImageToVideo {t2 - t1:.2f}s, KSampler 20 steps cfg 5 "
+          f"{t3 - t2:.2f}s, VAEDecode {t4 - t3:.2f}s; total {t4 - t0:.2f}s wall, {cpu:.2f}s CPU time")
+    assert video.shape == (17, 128, 128, 3) and bool(torch.isfinite(video).all())
+    first = float((video[0] - r["video"][0, 0]).pow(2).mean())
+    assert 10 * torch.log10(torch.tensor(1 / first)) > 20.0                 # the start frame is reproduced
+    core, guard = tm.object_regions(r["full_alpha"], r["alpha"])
+    pres = tm.presence_series(video[None], r["background"], r["object_rgb"], core)
+    assert float(tm.late_mean(pres)[0]) > tm.KEPT_ABOVE                     # 'stays': the object is kept
+    assert float(tm.background_error(video[None], r["background"], guard)[0]) < 0.05
+
+
+def test_evaluate_in_process_writes_a_scored_report(tb, tmp_path, comfy):
+    ev = tb[1]
+    rep = ev.evaluate([str(testbed.DIT_DIR / testbed.DEFAULT_DIT)], testbed.DEFAULT_VAE,
+                      ["stock", "relax=RelaxationCFG"], cfgs=(5.0,), n=1, steps=2, first=0,
+                      out_json=str(tmp_path / "eval.json"), progress=lambda *_: None)
+    (name, m), = rep["models"].items()
+    assert set(m["runs"]) == {"stock@cfg5#seed0", "relax@cfg5#seed0"}
+    d = m["runs"]["stock@cfg5#seed0"]["scenarios"]["disappears"]
+    assert len(d["bg_error"]) == 1 and len(d["presence"][0]) == 17 and len(d["latent_presence"][0]) == 5
+    assert len(d["meter_remaining"][0]) == 17
+    assert m["threshold"] >= tm.COLLAPSE_FLOOR
+    assert m["summary"]["relax@cfg5#seed0"]["stays"]["kept"]["n"] == 1
+    assert (tmp_path / "eval.json").is_file()
+    s = ev.Setting.parse("tu=TemporalUnlearning:sigma_blur=0.6;RelaxationCFG:beta=1")
+    assert s.name == "tu" and s.patches == [("TemporalUnlearning", {"sigma_blur": 0.6}), ("RelaxationCFG", {"beta": 1})]
