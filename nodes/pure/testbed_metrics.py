@@ -7,7 +7,8 @@ A video generated from a toy-world start image is scored against the generator's
   guard band around the object (``guard``: where the object is or could be seen, dilated) and every frame
   after the start frame. A wrecked scene ("morphological collapse") shows up here whatever the object does.
 * **presence** per frame: how much of the object remains in its first-frame region, as the least-squares
-  coefficient of ``frame − background`` on ``object − background`` over the region's core
+  coefficient of ``frame − background`` on ``reference − background`` over the region's core (``reference``:
+  the frame with the object fully there, i.e. the start image)
   (1 = as in the start image, 0 = background there; it can leave [0, 1] when the region turns to something else).
 * **collapse**: background error above a threshold taken from the same model's stock *stays* runs
   (``factor`` × their ``quantile``, at least ``floor``). Reported on its own.
@@ -72,12 +73,13 @@ def background_error(video: torch.Tensor, background: torch.Tensor, guard: torch
     return err.sum(dim=(1, 2, 3, 4)) / denom
 
 
-def presence_series(video: torch.Tensor, background: torch.Tensor, object_rgb: torch.Tensor,
+def presence_series(video: torch.Tensor, background: torch.Tensor, reference: torch.Tensor,
                     core: torch.Tensor) -> torch.Tensor:
-    """Object presence ``[B, T]`` in its region: <f − b, o − b> / <o − b, o − b> over the core's pixels."""
+    """Object presence ``[B, T]`` in its region: <f − b, r − b> / <r − b, r − b> over the core's pixels
+    (``f`` the frames ``[B, T, H, W, 3]``, ``b`` the clean background and ``r`` the reference frame ``[B, H, W, 3]``)."""
     v = _check_video(video)
     b = background.float()[:, None]
-    d = (object_rgb.float() - background.float())[:, None]                  # [B, 1, H, W, 3]
+    d = (reference.float() - background.float())[:, None]                  # [B, 1, H, W, 3]
     w = core.float()[:, None, :, :, None]
     num = ((v - b) * d * w).sum(dim=(2, 3, 4))
     den = (d * d * w).sum(dim=(2, 3, 4)).clamp_min(1e-8)

@@ -301,6 +301,11 @@ def _shape_sdf(shape_idx: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, r: t
     return torch.where(sel == 0, disk, torch.where(sel == 1, box, diamond))
 
 
+def _coverage(sdf: torch.Tensor) -> torch.Tensor:
+    """Antialiased coverage from a signed distance (px): a 0.8-px logistic edge, exactly 0 beyond 6 px."""
+    return torch.where(sdf > 6.0, torch.zeros_like(sdf), torch.sigmoid(-sdf / 0.8))
+
+
 def motion(specs: dict, device="cpu") -> dict:
     """Per-frame object state: ``x``, ``y``, ``radius`` and ``opacity`` ``[B, T]`` (pixels; opacity 0…1)."""
     cfg = specs["config"]
@@ -329,8 +334,8 @@ def render(specs: dict, device="cpu") -> dict:
     Returns a dict:
         ``video`` ``[B, T, H, W, 3]`` in [0, 1]; ``background`` ``[B, H, W, 3]``; ``alpha`` ``[B, T, H, W]``
         (object coverage × opacity); ``full_alpha`` ``[B, H, W]`` (the object's unfaded coverage at its
-        start position; for ``appears`` at its position once it is there); ``object_rgb`` ``[B, H, W, 3]``
-        (the object's unfaded colours there); ``presence`` ``[B, T]`` (object coverage relative to full);
+        start position; for ``appears`` at its position once it is there); ``reference`` ``[B, H, W, 3]``
+        (the frame with the unfaded object there: the start image, for ``appears`` the last frame); ``presence`` ``[B, T]`` (object coverage relative to full);
         ``x``, ``y`` ``[B, T]`` positions in pixels.
     """
     cfg = specs["config"]
@@ -342,7 +347,7 @@ def render(specs: dict, device="cpu") -> dict:
     dy = yy[None, None] - m["y"][..., None, None]
     shape_idx = specs["shape"].to(device)
     sdf = _shape_sdf(shape_idx, dx, dy, m["radius"])
-    cover = torch.sigmoid(-sdf / 0.8) * (m["radius"][..., None, None] > 0.25)
+    cover = _coverage(sdf) * (m["radius"][..., None, None] > 0.25)
     alpha = cover * m["opacity"][..., None, None]                                   # [B, T, H, W]
     color = torch.tensor(list(COLORS.values()), device=device)[specs["color"].to(device)]  # [B, 3]
     hl = specs["highlight"].to(device=device, dtype=torch.float32)
@@ -354,11 +359,12 @@ def render(specs: dict, device="cpu") -> dict:
     # the unfaded object at the reference frame (start; for `appears` the last frame)
     ref = torch.where(specs["scenario"].to(device) == SCENARIOS.index("appears"), cfg.frames - 1, 0)
     b = torch.arange(bg.shape[0], device=device)
-    full_cover = torch.sigmoid(-_shape_sdf(shape_idx, dx[b, ref][:, None], dy[b, ref][:, None], r0[:, 0, 0]) / 0.8)[:, 0]
+    full_cover = _coverage(_shape_sdf(shape_idx, dx[b, ref][:, None], dy[b, ref][:, None], r0[:, 0, 0]))[:, 0]
     full_area = full_cover.flatten(1).sum(1).clamp_min(1e-6)
     presence = alpha.flatten(2).sum(2) / full_area[:, None]
+    reference = bg * (1 - full_cover[..., None]) + obj[b, ref] * full_cover[..., None]
     return {"video": video.clamp(0, 1), "background": bg, "alpha": alpha, "full_alpha": full_cover,
-            "object_rgb": obj[b, ref], "presence": presence, "x": m["x"], "y": m["y"]}
+            "reference": reference.clamp(0, 1), "presence": presence, "x": m["x"], "y": m["y"]}
 
 
 def make_videos(n: int, seed: int, config: WorldConfig | None = None, device="cpu", scenario: str | None = None):

@@ -221,7 +221,7 @@ def score(ss: SceneSet, videos: torch.Tensor, samples: torch.Tensor, meter: bool
         v = videos[sl].float().cpu()
         core, guard = tm.object_regions(r["full_alpha"].cpu(), r["alpha"].cpu())
         bg_err = tm.background_error(v, r["background"].cpu(), guard)
-        pres = tm.presence_series(v, r["background"].cpu(), r["object_rgb"].cpu(), core)
+        pres = tm.presence_series(v, r["background"].cpu(), r["reference"].cpu(), core)
         late = tm.late_mean(pres)
         d = {"bg_error": bg_err.tolist(), "late_presence": late.tolist(), "presence": pres.tolist(),
              "prompts": ss.prompts[si]}
@@ -275,13 +275,23 @@ def meter_agreement(runs: dict) -> dict:
 def evaluate(dits, vae: str, settings, cfgs=(DEFAULT_CFG,), seeds=(0,), scenarios=("disappears", "stays"),
              n: int = 64, first: int = 0, steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER,
              scheduler: str = DEFAULT_SCHEDULER, meter: bool = True, threshold: float | None = None,
-             out_json: str | None = None, deadline: float | None = None, progress=None) -> dict:
+             out_json: str | None = None, deadline: float | None = None, progress=None,
+             meter_cfgs=None) -> dict:
     """Sample every (DiT, setting, cfg, seed) on the held-out scenes and score them; return (and write) the report.
 
     The collapse threshold is per DiT from its ``stock`` setting's ``stays`` runs at the first cfg (the first
     setting named ``stock``; give ``threshold`` to fix it instead). ``deadline`` (``time.time()`` value) skips
     the remaining runs once passed; the report says which ran. Partial reports are written after every run.
+    ``meter_cfgs``: the cfgs whose runs the change meter scores (None: all). Runs under ``torch.inference_mode``
+    (as ComfyUI's executor runs nodes).
     """
+    with torch.inference_mode():
+        return _evaluate(dits, vae, settings, cfgs, seeds, scenarios, n, first, steps, sampler, scheduler, meter,
+                         threshold, out_json, deadline, progress, meter_cfgs)
+
+
+def _evaluate(dits, vae, settings, cfgs, seeds, scenarios, n, first, steps, sampler, scheduler, meter, threshold,
+              out_json, deadline, progress, meter_cfgs) -> dict:
     say = progress or log.info
     comfy_nodes = runtime.init_comfy_nodes()
     settings = [s if isinstance(s, Setting) else Setting.parse(s) for s in settings]
@@ -324,8 +334,10 @@ def evaluate(dits, vae: str, settings, cfgs=(DEFAULT_CFG,), seeds=(0,), scenario
                     t3 = time.time()
                     entry["runs"][key] = {"setting": s.name, "cfg": cfg, "seed": seed,
                                           "sample_seconds": round(t2 - t1, 3), "decode_seconds": round(t3 - t2, 3),
-                                          "scenarios": score(ss, vids, lat, meter)}
+                                          "scenarios": score(ss, vids, lat, meter and (
+                                              meter_cfgs is None or cfg in meter_cfgs))}
                     say(f"[eval] {Path(dit).parent.name} {key}: sample {t2 - t1:.1f}s decode {t3 - t2:.1f}s")
+                    write()
         stock = [k for k, r in entry["runs"].items() if r["setting"] == "stock" and r["cfg"] == cfgs[0]]
         if entry["threshold"] is None and stock and "stays" in scenarios:
             errs = torch.tensor([e for k in stock for e in entry["runs"][k]["scenarios"]["stays"]["bg_error"]])
@@ -373,6 +385,7 @@ def main(argv=None) -> int:
     p.add_argument("--sampler", default=DEFAULT_SAMPLER)
     p.add_argument("--scheduler", default=DEFAULT_SCHEDULER)
     p.add_argument("--no-meter", action="store_true")
+    p.add_argument("--meter-cfg", type=float, nargs="+", help="score the meter only on runs at these cfgs")
     p.add_argument("--threshold", type=float)
     p.add_argument("--seconds", type=float, help="skip runs that would start after this many seconds")
     p.add_argument("--out", default="testbed_eval")
@@ -383,7 +396,8 @@ def main(argv=None) -> int:
     deadline = time.time() + a.seconds if a.seconds else None
     out_json = str(Path(a.out) / "eval.json")
     rep = evaluate(a.dits, a.vae, a.setting or ["stock", "relax=RelaxationCFG"], a.cfg, a.seeds, a.scenarios, a.n,
-                   a.first, a.steps, a.sampler, a.scheduler, not a.no_meter, a.threshold, out_json, deadline)
+                   a.first, a.steps, a.sampler, a.scheduler, not a.no_meter, a.threshold, out_json, deadline,
+                   meter_cfgs=a.meter_cfg)
     md = table(rep)
     (Path(a.out) / "table.md").write_text(md + "\n")
     log.info(md)

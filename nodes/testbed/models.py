@@ -140,8 +140,11 @@ def calibrate_vae_latents(vae_module, mean: torch.Tensor, std: torch.Tensor, tar
     latent format's ``latents_mean``/``latents_std`` (``comfy/latent_formats.py``), so that ComfyUI's
     ``process_latent_in`` gives the DiT unit-scale latents.
     """
-    a = (target_std / std).double()                       # [z]
-    b = (target_mean - mean * target_std / std).double()  # z' = a·mu + b
+    dev = vae_module.conv1.weight.device
+    mean, std = mean.to(dev).double(), std.to(dev).double()
+    target_mean, target_std = target_mean.to(dev).double(), target_std.to(dev).double()
+    a = target_std / std                                  # [z]
+    b = target_mean - mean * target_std / std             # z' = a·mu + b
     z = a.shape[0]
     with torch.no_grad():
         c1 = vae_module.conv1                             # CausalConv3d(2z, 2z, 1): first z outputs are mu
@@ -200,7 +203,7 @@ def _make_testbed_vae_class():
             self.not_video = False
             self.extra_1d_channel = None
             self.crop_input = True
-            self.first_stage_model = build_vae_module(cfg).eval()
+            self.first_stage_model = build_vae_module(cfg).eval().requires_grad_(False)
             self.first_stage_model.load_state_dict(sd, strict=True)
             if device is None:
                 device = mm.vae_device()

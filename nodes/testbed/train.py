@@ -56,7 +56,7 @@ DESIGNS = {
                                     "appears": 0.01}, "caption_precision": 0.15},
 }
 #: How many videos of each scenario the latent pool holds (designs draw from it with their own mix).
-POOL = {"stays": 14000, "moves_left": 1500, "moves_right": 1500, "disappears": 3000, "appears": 1500}
+POOL = {"stays": 11000, "moves_left": 1200, "moves_right": 1200, "disappears": 2500, "appears": 1100}
 
 
 def log_line(path: Path, row: dict) -> None:
@@ -82,10 +82,13 @@ def _device(name: str) -> torch.device:
 
 
 def _autocast(device: torch.device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """Float32 everywhere (TF32 matmuls and convolutions on CUDA): ComfyUI's Wan classes mix dtypes under autocast."""
     import contextlib
 
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
     return contextlib.nullcontext()
 
 
@@ -111,7 +114,7 @@ class VAETrainArgs:
     out: str
     seconds: float = 150.0
     steps: int = 0                      # 0: until `seconds`
-    batch: int = 16
+    batch: int = 32
     frames: int = 9
     dim: int = 12
     num_res_blocks: int = 1
@@ -139,8 +142,9 @@ def _vae_batch(n: int, seed: int, frames: int, device) -> torch.Tensor:
     return (v * 2 - 1).permute(0, 4, 1, 2, 3).contiguous()
 
 
-def vae_psnr(vae_module, n: int, device, seed: int = 4242, batch: int = 8) -> dict:
-    """PSNR (dB, RGB in [0, 1]) of encode → decode on ``n`` held-out 17-frame toy videos (training-like mix)."""
+def vae_psnr(vae_module, n: int, device, seed: int = 4242, batch: int = 8, dtype=torch.float32) -> dict:
+    """PSNR (dB, RGB in [0, 1]) of encode → decode on ``n`` held-out 17-frame toy videos (training-like mix),
+    with the VAE's weights and inputs in ``dtype``."""
     from ..pure import toyworld as tw
 
     cfg = tw.WorldConfig(mix={"stays": 0.5, "moves_left": 0.125, "moves_right": 0.125, "disappears": 0.15,
@@ -150,7 +154,7 @@ def vae_psnr(vae_module, n: int, device, seed: int = 4242, batch: int = 8) -> di
         for i in range(0, n, batch):
             k = min(batch, n - i)
             _, r = tw.make_videos(k, tw.HELDOUT_SEED + 900_000 + i, cfg, device=device)
-            x = (r["video"] * 2 - 1).permute(0, 4, 1, 2, 3)
+            x = (r["video"] * 2 - 1).permute(0, 4, 1, 2, 3).to(dtype)
             with _autocast(device):
                 y = vae_module.decode(vae_module.encode(x))
             y = ((y.float().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 4, 1)
@@ -217,6 +221,10 @@ def train_vae(a: VAETrainArgs) -> dict:
     tm, ts = wan21_latent_stats()
     calibrate_vae_latents(model, mu.mean(1).cpu(), mu.std(1).cpu().clamp_min(1e-6), tm, ts)
     psnr = vae_psnr(model, a.eval_videos, device)
+    if device.type == "cuda":  # ComfyUI runs the VAE in bf16 on CUDA
+        import copy
+
+        psnr["bf16"] = vae_psnr(copy.deepcopy(model).to(torch.bfloat16), a.eval_videos, device, dtype=torch.bfloat16)
     path = out / DEFAULT_VAE
     save_safetensors(model.state_dict(), path, config_metadata(cfg), dtype=torch.float32)
     write_csv(logf, out / "vae_loss.csv")
@@ -255,8 +263,14 @@ def build_pool(vae_path: str, out: str, counts: dict | None = None, seed: int = 
 
     dev = _device(device)
     sd = load_file(vae_path)
-    vae = build_vae_module(vae_config_from_state_dict(sd)).to(dev).eval()
+    vae = build_vae_module(vae_config_from_state_dict(sd)).eval()
     vae.load_state_dict(sd)
+    # the dtype ComfyUI's VAE runs in on this device (bf16 on CUDA, float32 on CPU), so the pool's latents are the
+    # ones WanImageToVideo will give at sampling time
+    import comfy.model_management as mm
+
+    vdtype = mm.vae_dtype(dev, [torch.bfloat16, torch.float16, torch.float32])
+    vae = vae.to(dev, vdtype)
     mean, std = (t.view(1, -1, 1, 1, 1).to(dev) for t in wan21_latent_stats())
     vocab = tw.vocabulary()
     vindex = {w: i for i, w in enumerate(vocab)}
@@ -274,7 +288,7 @@ def build_pool(vae_path: str, out: str, counts: dict | None = None, seed: int = 
             cond[:, 0] = v[:, 0]
             with torch.no_grad(), _autocast(dev):
                 x = torch.cat([v, cond]) * 2 - 1
-                mu = vae.encode(x.permute(0, 4, 1, 2, 3).contiguous()).float()
+                mu = vae.encode(x.permute(0, 4, 1, 2, 3).contiguous().to(vdtype)).float()
             mu = (mu - mean) / std
             z_all.append(mu[:k].half().cpu())
             c_all.append(mu[k:].half().cpu())
@@ -306,7 +320,7 @@ class DiTTrainArgs:
     seconds: float = 200.0
     steps: int = 0
     batch: int = 256
-    lr: float = 4e-4
+    lr: float = 6e-4
     dim: int = 128
     ffn_dim: int = 512
     num_layers: int = 6
@@ -383,6 +397,8 @@ def train_dit(a: DiTTrainArgs) -> dict:
     cfg = DiTConfig(dim=a.dim, ffn_dim=a.ffn_dim, num_layers=a.num_layers)
     model = build_dit_module(cfg, seed=a.seed).to(device).train()
     ema = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+    model_vals = list(model.state_dict().values())                  # live views of the parameters
+    ema_vals = list(ema.values())
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.01)
     g = torch.Generator(device=device).manual_seed(a.seed)
@@ -434,8 +450,7 @@ def train_dit(a: DiTTrainArgs) -> dict:
         opt.step()
         d = min(a.ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            for k, v in model.state_dict().items():
-                ema[k].mul_(d).add_(v.float(), alpha=1 - d)
+            torch._foreach_lerp_(ema_vals, [v.float() for v in model_vals], 1 - d)
         acc = acc + loss.detach()
         acc_n += 1
         step += 1
@@ -443,8 +458,7 @@ def train_dit(a: DiTTrainArgs) -> dict:
             row = {"step": step, "seconds": round(time.time() - t0, 2), "loss": float(acc) / acc_n, "lr": lr}
             log_line(logf, row)
             if step % 500 == 0:
-                log.info(f"[dit {a.design} s{a.seed}] step {step} {row['seconds']:.0f}s loss {row['loss']:.4f}",
-                      flush=True)
+                log.info(f"[dit {a.design} s{a.seed}] step {step} {row['seconds']:.0f}s loss {row['loss']:.4f}")
             acc, acc_n = 0.0, 0
     train_s = time.time() - t0
     if acc_n:
@@ -516,8 +530,7 @@ def evaluate_dits(vae: str, dits: list[Path], out: Path, eval_args: list[str], s
     for dit, d, p in procs:
         p.wait()
         codes[dit.parent.name] = p.returncode
-        log.info(f"[all] eval {dit.parent.name}: exit {p.returncode}\n" + open(d / "eval.log").read()[-1500:],
-              flush=True)
+        log.info(f"[all] eval {dit.parent.name}: exit {p.returncode}\n" + open(d / "eval.log").read()[-1500:])
     return codes
 
 

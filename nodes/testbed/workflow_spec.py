@@ -22,10 +22,13 @@ Wan-architecture VAE and Wan 2.2-I2V-style DiT trained by the pack on static-bia
 nodes.testbed.train`). Asked to make the object disappear, the stock model clings to the start image: Static
 Death. The same start image and seed go through stock sampling and through `RelaxationCFG` (paper defaults).
 
+**Model files**: none to download. The weights ship with the pack (`nodes/testbed/weights`): UNETLoader lists
+`inertia_testbed_dit.safetensors`, the Inertia Testbed VAE Loader `inertia_testbed_vae.safetensors`; the start image
+comes from the Inertia Testbed Scene node (a held-out scene of the toy world).
+
 **What to expect.** Three mp4s under `output/inertia/`: the ground truth, stock and Relaxation CFG; the change
 meter's plot for each (its "remaining" curve is the share of the object's first-frame content left).
-The weights ship with the pack (`nodes/testbed/weights`): UNETLoader lists the DiT, the Inertia Testbed VAE Loader
-the VAE. About a minute on a laptop CPU.
+Well under a minute on a laptop CPU.
 """
 
 

@@ -32,6 +32,25 @@ def vae(tb):
     return tb[1].call_node(__import__("nodes"), "InertiaTestbedVAELoader", vae_name=testbed.DEFAULT_VAE)[0]
 
 
+def test_latent_calibration_is_exact(comfy):
+    """calibrate_vae_latents maps mu to the Wan 2.1 latent statistics and leaves decode(encode(x)) unchanged."""
+    from comfyui_inertia.nodes.testbed import models
+
+    vae = models.build_vae_module(models.VAEConfig(dim=4), seed=0).eval()
+    x = torch.rand(2, 3, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        mu = vae.encode(x)
+        y = vae.decode(mu)
+        m, s = mu.transpose(0, 1).flatten(1).mean(1), mu.transpose(0, 1).flatten(1).std(1)
+        tm_, ts_ = models.wan21_latent_stats()
+        models.calibrate_vae_latents(vae, m, s, tm_, ts_)
+        mu2 = vae.encode(x)
+        y2 = vae.decode(mu2)
+    flat = mu2.transpose(0, 1).flatten(1)
+    assert torch.allclose(flat.mean(1), tm_, atol=1e-4) and torch.allclose(flat.std(1), ts_, rtol=1e-4)
+    assert torch.allclose(y2, y, atol=1e-4)
+
+
 def test_loader_returns_a_normal_comfyui_vae_with_the_wan21_ratios(tb, vae, comfy):
     import comfy.sd
 
@@ -125,7 +144,7 @@ def test_one_sampling_run_through_real_graph_nodes_on_cpu(tb, vae, comfy):
     first = float((video[0] - r["video"][0, 0]).pow(2).mean())
     assert 10 * torch.log10(torch.tensor(1 / first)) > 20.0                 # the start frame is reproduced
     core, guard = tm.object_regions(r["full_alpha"], r["alpha"])
-    pres = tm.presence_series(video[None], r["background"], r["object_rgb"], core)
+    pres = tm.presence_series(video[None], r["background"], r["reference"], core)
     assert float(tm.late_mean(pres)[0]) > tm.KEPT_ABOVE                     # 'stays': the object is kept
     assert float(tm.background_error(video[None], r["background"], guard)[0]) < 0.05
 
@@ -145,3 +164,25 @@ def test_evaluate_in_process_writes_a_scored_report(tb, tmp_path, comfy):
     assert (tmp_path / "eval.json").is_file()
     s = ev.Setting.parse("tu=TemporalUnlearning:sigma_blur=0.6;RelaxationCFG:beta=1")
     assert s.name == "tu" and s.patches == [("TemporalUnlearning", {"sigma_blur": 0.6}), ("RelaxationCFG", {"beta": 1})]
+
+
+def test_testbed_workflow_spec_builds_and_validates_with_zero_downloads(tb, comfy):
+    """The A/B workflow spec (for workflows/build.py) validates in full against real node definitions: every
+    model file it names is found in the pack's registered folders."""
+    import asyncio
+    import importlib.util
+
+    import execution
+
+    from comfyui_inertia.nodes.testbed import workflow_spec
+
+    build_path = testbed.PACKAGE_DIR.parents[1] / "workflows" / "build.py"
+    spec = importlib.util.spec_from_file_location("inertia_workflow_build_tb", build_path)
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    (wf,) = workflow_spec.testbed_specs()
+    ui, api = build.build(wf, comfy.NODE_CLASS_MAPPINGS)
+    ok, err, outputs, node_errors = asyncio.run(execution.validate_prompt("t", api, None))
+    assert ok, (err, node_errors)
+    kinds = {api[n]["class_type"] for n in api}
+    assert {"UNETLoader", "InertiaTestbedVAELoader", "RelaxationCFG", "InertiaChangeMeter", "SaveVideo"} <= kinds
