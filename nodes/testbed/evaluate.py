@@ -354,19 +354,20 @@ def _evaluate(dits, vae, settings, cfgs, seeds, scenarios, n, first, steps, samp
 
 
 def table(report: dict) -> str:
-    """A Markdown table: per model and run, disappears success / collapse and stays kept, with 95 % CIs."""
+    """A Markdown table per model and run: *disappears* success (gone and intact), collapse and gone; *stays* kept,
+    kept and intact, false change (gone) and collapse; with Wilson 95 % intervals."""
     def cell(s):
         return f"{s['rate'] * 100:.0f}% [{s['low'] * 100:.0f}–{s['high'] * 100:.0f}]"
 
     lines = ["| model | run | disappears success | disappears collapse | disappears gone | stays kept | "
-             "stays kept & intact | stays collapse |", "|---|---|---|---|---|---|---|---|"]
+             "stays kept & intact | stays gone (false change) | stays collapse |", "|---|---|---|---|---|---|---|---|---|"]
     for name, m in report["models"].items():
         for k, s in m.get("summary", {}).items():
             d, st = s.get("disappears"), s.get("stays")
             lines.append(f"| {name} | {k} | " + (f"{cell(d['success'])} | {cell(d['collapse'])} | {cell(d['gone'])}"
                                                   if d else "– | – | –") + " | " +
-                         (f"{cell(st['kept'])} | {cell(st['kept_intact'])} | {cell(st['collapse'])}" if st else
-                          "– | – | –") + " |")
+                         (f"{cell(st['kept'])} | {cell(st['kept_intact'])} | {cell(st['gone'])} | {cell(st['collapse'])}"
+                          if st else "– | – | – | –") + " |")
     return "\n".join(lines)
 
 

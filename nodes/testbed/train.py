@@ -92,6 +92,24 @@ def _autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
+class _AMP:
+    """bf16 autocast for training steps, with a fall-back to float32 if an op of ComfyUI's classes refuses it."""
+
+    def __init__(self, device: torch.device, enabled: bool):
+        self.device, self.on = device, bool(enabled)
+
+    def ctx(self):
+        import contextlib
+
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.on else contextlib.nullcontext()
+
+    def fail(self, err: Exception) -> None:
+        if not self.on:
+            raise err
+        log.info(f"[amp] bf16 autocast failed ({str(err).splitlines()[0][:200]}); continuing in float32")
+        self.on = False
+
+
 def _lr(step: int, frac: float, base: float, warmup: int) -> float:
     w = min(1.0, (step + 1) / max(1, warmup))
     return base * w * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
@@ -114,8 +132,8 @@ class VAETrainArgs:
     out: str
     seconds: float = 150.0
     steps: int = 0                      # 0: until `seconds`
-    batch: int = 32
-    frames: int = 9
+    batch: int = 16
+    frames: int = 17                    # the clip length used at sampling time: the causal cache must be trained on it
     dim: int = 12
     num_res_blocks: int = 1
     lr: float = 1e-3
@@ -124,16 +142,25 @@ class VAETrainArgs:
     latent_noise: float = 0.1
     eval_videos: int = 64
     calib_videos: int = 64
+    warmup: int = 200
+    crop: int = 0                       # train on random crop×crop windows (0: whole 128×128 frames)
+    init: str = ""                      # continue from these weights (a testbed VAE file)
+    amp: int = 1                        # bf16 autocast on CUDA (falls back to float32)
 
 
-def _vae_batch(n: int, seed: int, frames: int, device) -> torch.Tensor:
+def _vae_batch(n: int, seed: int, frames: int, device, crop: int = 0) -> torch.Tensor:
     """Training clips ``[n, 3, frames, H, W]`` in [-1, 1]: a change-rich mix, 1 in 8 a WanImageToVideo-style
-    conditioning clip (start frame then 0.5 gray)."""
+    conditioning clip (start frame then 0.5 gray). ``crop`` > 0: one random ``crop``×``crop`` window per batch
+    (offsets on the 8-px latent grid; the VAE is convolutional, so crops train it ~(128/crop)² times cheaper)."""
     from ..pure import toyworld as tw
 
     cfg = tw.WorldConfig(mix={"stays": 0.4, "moves_left": 0.15, "moves_right": 0.15, "disappears": 0.2, "appears": 0.1})
     _, r = tw.make_videos(n, seed, cfg, device=device)
     v = r["video"][:, :frames]
+    if crop and crop < v.shape[2]:
+        gen = torch.Generator().manual_seed(seed + 2)
+        oy, ox = (int(torch.randint(0, (v.shape[k] - crop) // 8 + 1, (1,), generator=gen)) * 8 for k in (2, 3))
+        v = v[:, :, oy:oy + crop, ox:ox + crop]
     gray = torch.rand(n, generator=torch.Generator().manual_seed(seed + 1)) < 0.125
     if bool(gray.any()):
         cond = torch.full_like(v, 0.5)
@@ -173,7 +200,14 @@ def train_vae(a: VAETrainArgs) -> dict:
     logf = out / "vae_loss.jsonl"
     logf.unlink(missing_ok=True)
     cfg = VAEConfig(dim=a.dim, num_res_blocks=a.num_res_blocks)
-    model = build_vae_module(cfg, seed=a.seed).to(device).train()
+    model = build_vae_module(cfg, seed=a.seed)
+    if a.init:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(a.init))
+        log.info(f"[vae] continuing from {a.init}")
+    model = model.to(device).train()
+    amp = _AMP(device, a.amp and device.type == "cuda")
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=1e-4)
     n_params = sum(p.numel() for p in model.parameters())
     log.info(f"[vae] {n_params / 1e6:.2f}M params, device {device}")
@@ -185,19 +219,24 @@ def train_vae(a: VAETrainArgs) -> dict:
         frac = step / a.steps if a.steps else el / a.seconds
         if frac >= 1.0:
             break
-        x = _vae_batch(a.batch, 10_000_019 * (a.seed + 1) + step, a.frames, device)
-        lr = _lr(step, frac, a.lr, 200)
+        x = _vae_batch(a.batch, 10_000_019 * (a.seed + 1) + step, a.frames, device, a.crop)
+        lr = _lr(step, frac, a.lr, a.warmup)
         for pg in opt.param_groups:
             pg["lr"] = lr
-        with _autocast(device):
-            mu = model.encode(x)
-            noise = torch.randn(mu.shape, generator=g).to(device)
-            z = mu + a.latent_noise * mu.detach().float().std() * noise
-            y = model.decode(z)
-        y = y.float()
-        loss = (y - x).pow(2).mean() + 0.1 * (y - x).abs().mean() + 1e-5 * mu.float().pow(2).mean()
+        noise = torch.randn((x.shape[0], cfg.z_dim, (x.shape[2] - 1) // 4 + 1, x.shape[3] // 8, x.shape[4] // 8),
+                            generator=g).to(device)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        try:
+            with _autocast(device), amp.ctx():
+                mu = model.encode(x)
+                z = mu + a.latent_noise * mu.detach().float().std() * noise
+                y = model.decode(z)
+            y = y.float()
+            loss = (y - x).pow(2).mean() + 0.1 * (y - x).abs().mean() + 1e-5 * mu.float().pow(2).mean()
+            loss.backward()
+        except RuntimeError as e:
+            amp.fail(e)
+            continue
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         acc = acc + loss.detach()
@@ -328,6 +367,9 @@ class DiTTrainArgs:
     ema: float = 0.999
     text_dropout: float = TEXT_DROPOUT
     shift: float = WAN_SHIFT
+    warmup: int = 300
+    init: str = ""                      # continue from these weights (a testbed DiT file)
+    amp: int = 1                        # bf16 autocast on CUDA (falls back to float32)
     design_overrides: dict = field(default_factory=dict)
 
 
@@ -395,7 +437,14 @@ def train_dit(a: DiTTrainArgs) -> dict:
     change_mix = mix[1:] / mix[1:].sum()
     mix_d = mix.to(device)
     cfg = DiTConfig(dim=a.dim, ffn_dim=a.ffn_dim, num_layers=a.num_layers)
-    model = build_dit_module(cfg, seed=a.seed).to(device).train()
+    model = build_dit_module(cfg, seed=a.seed)
+    if a.init:
+        from safetensors.torch import load_file
+
+        model.load_state_dict({k: v.float() for k, v in load_file(a.init).items()})
+        log.info(f"[dit {a.design} s{a.seed}] continuing from {a.init}")
+    model = model.to(device).train()
+    amp = _AMP(device, a.amp and device.type == "cuda")
     ema = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
     model_vals = list(model.state_dict().values())                  # live views of the parameters
     ema_vals = list(ema.values())
@@ -438,14 +487,18 @@ def train_dit(a: DiTTrainArgs) -> dict:
         s = sigma.view(B, 1, 1, 1, 1)
         xt = s * noise + (1 - s) * x0
         inp = torch.cat([xt, mask.expand(B, -1, -1, -1, -1), cond], dim=1)
-        lr = _lr(step, frac, a.lr, 300)
+        lr = _lr(step, frac, a.lr, a.warmup)
         for pg in opt.param_groups:
             pg["lr"] = lr
-        with _autocast(device):
-            pred = model(inp, sigma * 1000.0, context)
-        loss = (pred.float() - (noise - x0)).pow(2).mean()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        try:
+            with _autocast(device), amp.ctx():
+                pred = model(inp, sigma * 1000.0, context)
+            loss = (pred.float() - (noise - x0)).pow(2).mean()
+            loss.backward()
+        except RuntimeError as e:
+            amp.fail(e)
+            continue
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         d = min(a.ema, (1 + step) / (10 + step))
@@ -575,8 +628,10 @@ def main(argv=None) -> int:
     v.add_argument("--out", required=True)
     for k in ("seconds", "lr", "latent_noise"):
         v.add_argument(f"--{k.replace('_', '-')}", type=float, default=getattr(VAETrainArgs, k))
-    for k in ("steps", "batch", "frames", "dim", "num_res_blocks", "seed", "eval_videos", "calib_videos"):
+    for k in ("steps", "batch", "frames", "dim", "num_res_blocks", "seed", "eval_videos", "calib_videos", "warmup",
+              "amp", "crop"):
         v.add_argument(f"--{k.replace('_', '-')}", type=int, default=getattr(VAETrainArgs, k))
+    v.add_argument("--init", default="", help="continue from this testbed VAE file")
     v.add_argument("--device", default="auto")
     lp = sub.add_parser("latents", help="encode the latent pool")
     lp.add_argument("--vae", required=True)
@@ -590,8 +645,9 @@ def main(argv=None) -> int:
     d.add_argument("--design", default="hallucinated", choices=sorted(DESIGNS))
     for k in ("seconds", "lr", "ema", "text_dropout", "shift"):
         d.add_argument(f"--{k.replace('_', '-')}", type=float, default=getattr(DiTTrainArgs, k))
-    for k in ("seed", "steps", "batch", "dim", "ffn_dim", "num_layers"):
+    for k in ("seed", "steps", "batch", "dim", "ffn_dim", "num_layers", "warmup", "amp"):
         d.add_argument(f"--{k.replace('_', '-')}", type=int, default=getattr(DiTTrainArgs, k))
+    d.add_argument("--init", default="", help="continue from this testbed DiT file")
     d.add_argument("--device", default="auto")
     a = sub.add_parser("all", help="VAE, pool, DiTs in parallel, evaluation")
     a.add_argument("--out", required=True)
