@@ -662,6 +662,7 @@ def main(argv=None) -> int:
     a.add_argument("--vae-steps", type=int, default=0)
     a.add_argument("--vae-eval-videos", type=int, default=VAETrainArgs.eval_videos)
     a.add_argument("--vae-calib-videos", type=int, default=VAETrainArgs.calib_videos)
+    a.add_argument("--vae-crop", type=int, default=0, help="train the VAE on crop×crop windows (e.g. 64)")
     a.add_argument("--dit-steps", type=int, default=0)
     a.add_argument("--dit-batch", type=int, default=DiTTrainArgs.batch)
     a.add_argument("--dit-dim", type=int, default=DiTTrainArgs.dim)
@@ -683,7 +684,7 @@ def main(argv=None) -> int:
         pipeline(ns.out, parse_runs(ns.runs), ns.vae_seconds, ns.dit_seconds,
                  None if ns.no_eval else ns.eval_args.split(), ns.device,
                  vae_kw={"dim": ns.vae_dim, "batch": ns.vae_batch, "steps": ns.vae_steps,
-                         "eval_videos": ns.vae_eval_videos, "calib_videos": ns.vae_calib_videos},
+                         "eval_videos": ns.vae_eval_videos, "calib_videos": ns.vae_calib_videos, "crop": ns.vae_crop},
                  dit_kw={"steps": ns.dit_steps, "batch": ns.dit_batch, "dim": ns.dit_dim, "num_layers": ns.dit_layers},
                  pool_counts=_parse_counts(ns.pool_counts), total_seconds=ns.total_seconds,
                  eval_seconds=ns.eval_seconds)

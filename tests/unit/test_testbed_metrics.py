@@ -95,3 +95,19 @@ def test_correlations():
     assert tm.pearson(x, -x) == pytest.approx(-1.0)
     m = tm.mean_ci(torch.tensor([1.0, 1.0, 1.0]))
     assert m["mean"] == 1.0 and m["low"] == 1.0
+
+
+def test_change_meter_agrees_with_ground_truth_on_ground_truth_videos():
+    """The change meter's region measure (read through the evaluation's thin import) against the generator's
+    presence on true 'stays' / 'disappears' videos: the baseline of the meter-agreement check."""
+    from comfyui_inertia.nodes.testbed.evaluate import meter_remaining
+
+    meter, truth = [], []
+    for scen in ("stays", "disappears"):
+        _, r, _ = tw.heldout_scenes(12, scen)
+        core, _ = tm.object_regions(r["full_alpha"], r["alpha"])
+        for i in range(12):
+            meter.append(float(meter_remaining(r["video"][i], core[i].float())[-1]))
+            truth.append(float(r["presence"][i, -1]))
+    assert min(meter[:12]) > 0.99 and sum(meter[12:]) / 12 < 0.15
+    assert tm.pearson(torch.tensor(meter), torch.tensor(truth)) > 0.95
