@@ -20,6 +20,7 @@ from . import (
     vace_preview,
     vace_space,
 )
+from .testbed import comfy_nodes as testbed
 
 #: Capability modules, in menu order; each exposes ``NODES``.
 MODULES = (
@@ -37,6 +38,7 @@ MODULES = (
     framepack_cache,
     samplers,
     change_meter,
+    testbed,
 )
 
 

@@ -750,7 +750,9 @@ STAGES = [
 #: The stage of each node class (a spec's ``stages`` overrides it per node).
 STAGE_OF = {
     **dict.fromkeys(("UNETLoader", "CLIPLoader", "DualCLIPLoader", "VAELoader", "CLIPVisionLoader",
-                     "InertiaFramePackModelLoader"), "models"),
+                     "InertiaFramePackModelLoader", "InertiaTestbedVAELoader"), "models"),
+    **dict.fromkeys(("InertiaTestbedScene", "InertiaTestbedTextEncode"), "prompt"),
+    "PreviewImage": "check",
     **dict.fromkeys(("LoadImage", "LoadVideo", "GetVideoComponents", "ImageFromBatch", "ImageBatch", "ImageScale"),
                     "media"),
     **dict.fromkeys(("CLIPTextEncode", "FluxGuidance"), "prompt"),

@@ -77,7 +77,7 @@ def test_validation_error_is_reported_clearly(server):
     graph[relax]["inputs"]["decay_power"] = 0.0
     with pytest.raises(headless.WorkflowError) as e:
         headless.queue_workflow(srv, graph, Path("/tmp"), timeout=60)
-    assert f"node {relax} (RelaxationCFG)" in str(e.value) and "decay_power" in str(e.value)
+    assert f"node {relax} (InertiaRelaxationCFG)" in str(e.value) and "decay_power" in str(e.value)
 
 
 def test_execution_error_names_the_input(server, tmp_path):

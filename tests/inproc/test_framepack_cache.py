@@ -124,12 +124,12 @@ def fc(comfy):
 
 
 @pytest.fixture(scope="module")
-def base(fp):
+def base(fpl):
     """The stand-in (released key layout) through the pack's loader, weights N(0, 0.05²): at the default 0.02
     its blocks add so little that caching them and the patches below change the video by < 1e-3."""
     from comfyui_inertia.nodes.standins import framepack as fstand
 
-    return fp.load_framepack_state_dict(fstand.framepack_state_dict(seed=3, std=0.05),
+    return fpl.load_framepack_state_dict(fstand.framepack_state_dict(seed=3, std=0.05),
                                         name=fstand.FRAMEPACK_STANDINS["framepack_i2v"])
 
 

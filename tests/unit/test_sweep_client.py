@@ -24,7 +24,7 @@ def test_bad_addresses(bad):
 
 def test_output_names_follow_titles_and_settings():
     graph = {"12": {"class_type": "SaveVideo", "_meta": {"title": "Save video"}},
-             "14": {"class_type": "InertiaRelaxationCFGPreview", "_meta": {"title": "InertiaRelaxationCFGPreview"}},
+             "14": {"class_type": "RelaxationCFGPreview", "_meta": {"title": "RelaxationCFGPreview"}},
              "20": {"class_type": "SaveImage", "_meta": {"title": "Save video"}}}
     items = [("12", 0, {"filename": "inertia_00001_.mp4"}), ("14", 0, {"filename": "ComfyUI_temp_xyz_00001_.png"}),
              ("20", 0, {"filename": "a_00001_.PNG"}), ("20", 1, {"filename": "a_00002_.png"})]

@@ -12,7 +12,8 @@ from comfyui_inertia.nodes.headless import grid
 from comfyui_inertia.nodes.headless.client import UsageError
 
 REPO = Path(__file__).resolve().parents[2]
-WAN = json.loads((REPO / "workflows" / "api" / "wan21_t2v_relaxation_cfg.json").read_text())
+#: a fixed API graph with the node ids as they were before the pack prefix (the lookup accepts both spellings)
+WAN = json.loads((REPO / "tests" / "unit" / "data" / "wan21_t2v_graph_unprefixed.json").read_text())
 
 
 @pytest.mark.parametrize("raw,values", [
@@ -52,13 +53,13 @@ def test_bad_specs(spec, message):
 
 def test_nodes_by_id_title_class_and_prefix():
     assert grid.resolve_nodes(WAN, "7") == ["7"]
-    assert grid.resolve_nodes(WAN, "InertiaRelaxationCFG") == ["7"]
+    assert grid.resolve_nodes(WAN, "RelaxationCFG") == ["7"]
     assert grid.resolve_nodes(WAN, "InertiaRelaxationCFG") == ["7"]  # the prefixed id, before the rename
     assert grid.resolve_nodes(WAN, "Positive prompt") == ["4"]
     assert grid.resolve_nodes(WAN, "CLIPTextEncode") == ["4", "5"]
-    renamed = json.loads(json.dumps(WAN).replace('"InertiaRelaxationCFG"', '"InertiaRelaxationCFG"'))
+    renamed = json.loads(json.dumps(WAN).replace('"RelaxationCFG"', '"InertiaRelaxationCFG"'))
     assert renamed["7"]["class_type"] == "InertiaRelaxationCFG"
-    for ref in ("InertiaRelaxationCFG", "InertiaRelaxationCFG"):  # after the rename both still work
+    for ref in ("RelaxationCFG", "InertiaRelaxationCFG"):  # after the rename both still work
         assert grid.resolve_nodes(renamed, ref) == ["7"]
     assert grid.resolve_nodes(WAN, "Relaxation") == []
 
