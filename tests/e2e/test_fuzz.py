@@ -5,7 +5,8 @@ stand-in models. For each pack node a small valid graph is built: stand-in provi
 output (``InertiaTestProbe``, which counts NaN / inf); a MODEL output is first sampled for one step (KSampler, or
 the FramePack Section Sampler for FramePack models). Then one input at a time is replaced by a malformed value made
 from the node's ``/object_info`` entry: wrong literal types, literals where links belong, links of the wrong type,
-malformed linked values (NaN / inf tensors, wrong dims, empty, integer dtype, None), out-of-range, NaN / inf and
+malformed linked values (NaN / inf tensors, wrong dims, empty, integer dtype, None), text / image encodings of the
+other model family (Wan vs HunyuanVideo, CLIP-H vs SigLIP), out-of-range, NaN / inf and
 huge numbers (as literals and as links, which ComfyUI does not range-check), long and pathological strings, unknown
 combo values, a missing required input. Values come from a seeded RNG. Bounded: by default a seeded sample of
 ``INERTIA_FUZZ_CASES`` = 260 of the ~1,500 generated cases runs, covering every node and every input (about two
@@ -79,6 +80,10 @@ KNOWN_GAPS: dict[str, str] = {
     "FramePackHistoryControls.lowpass_sigma: literal 5e-324": "kornia's 'sigma must be positive', mid-sampling",
     "FramePackSectionSampler.shift: literal 5e-324": "NaN latent without an error",
     "TemporalUnlearning.blocks: literal '9'×5000": "bare ValueError: Python's 4300-digit limit",
+    "FramePackSectionSampler.positive: linked Wan text CONDITIONING": "bare KeyError 'pooled_output'",
+    "FramePackSectionSampler.negative: linked Wan text CONDITIONING": "bare KeyError 'pooled_output'",
+    "FramePackSectionSampler.clip_vision_output: linked CLIP-H vision CLIP_VISION_OUTPUT":
+        "bare matmul shape error (CLIP-H 1280 wide, SigLIP 1152 expected)",
 }
 NOT_SENT = ("freeze", "hang")
 
@@ -100,6 +105,7 @@ def _providers() -> dict:
         "p_cond_wan": node("InertiaTestConditioning", kind="wan", seed=0, text=""),
         "p_cond_hy": node("InertiaTestConditioning", kind="hunyuan", seed=0, text=""),
         "p_cv": node("InertiaTestClipVision", image=["p_img1", 0], seed=0, kind="siglip"),
+        "p_cv_h": node("InertiaTestClipVision", image=["p_img1", 0], seed=0, kind="clip_h"),
         "p_lat1": node("EmptyHunyuanLatentVideo", width=32, height=32, length=1, batch_size=1),
         "p_lat2": node("EmptyHunyuanLatentVideo", width=32, height=32, length=5, batch_size=1),
         "p_sig": node("BasicScheduler", model=["p_wan", 0], scheduler="simple", steps=4, denoise=1.0),
@@ -282,6 +288,11 @@ def cases_for(node: str, spec: dict, rng: random.Random) -> list[Case]:
                 lit(_short(v), v)
             wrong = "STRING" if typ != "STRING" else "INT"
             out.append(Case(node, name, f"link of type {wrong}", PROVIDER_OF[wrong], extra=_link_value("1")))
+            # a well-formed value of another model family (text / image encoder of Wan vs HunyuanVideo)
+            family = {"CONDITIONING": [("Wan text", ["p_cond_wan", 0]), ("HunyuanVideo text", ["p_cond_hy", 0])],
+                      "CLIP_VISION_OUTPUT": [("CLIP-H vision", ["p_cv_h", 0]), ("SigLIP vision", ["p_cv", 0])]}
+            for label, src in family.get(typ, []):
+                out.append(Case(node, name, f"linked {label} {typ}", src))
             if typ in BAD_TYPES:
                 slot = BAD_TYPES.index(typ)
                 for kind in BAD_KINDS:
