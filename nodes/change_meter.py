@@ -18,6 +18,7 @@ from comfy_api.latest import io, ui
 
 from .plot import meter_plot
 from .pure import motion_metrics as mm
+from .validation import InertiaNode
 
 
 def measure_change(images, mask=None, fps: float = 30.0, motion_threshold: float = 0.04,
@@ -96,12 +97,13 @@ def change_report(r: dict, images, mask, motion_threshold: float, dynamic_thresh
     return "\n".join(lines + ["", header] + rows), lines[0]
 
 
-class InertiaChangeMeter(io.ComfyNode):
+class InertiaChangeMeter(InertiaNode):
     """IMAGE ``[T,H,W,C]`` (+ optional MASK) → plot ``[1,540,960,3]``, report, motion energy, dynamic degree,
-    remaining region content. Definitions: ``nodes/pure/motion_metrics.py``.
+    remaining region content. Definitions: ``nodes/pure/motion_metrics.py``. Inputs are checked by
+    ``nodes/validation.py`` (IMAGE / MASK kinds, finite values, the schema ranges) before it runs.
 
     Raises:
-        InertiaInputError: see :func:`measure_change`.
+        InertiaInputError: see :func:`measure_change` and ``nodes/validation.py``.
     """
 
     @classmethod

@@ -19,6 +19,7 @@ from . import (
     vace_masks,
     vace_preview,
     vace_space,
+    validation,
 )
 from .testbed import comfy_nodes as testbed
 
@@ -42,6 +43,20 @@ MODULES = (
 )
 
 
+#: Per-input rules of nodes whose modules do not derive from ``validation.InertiaNode`` yet, by node id: the
+#: nodes' own wording for values below the schema minimum.
+PENDING_RULES = {
+    "InertiaFramePackHistoryControls": {
+        name: validation.InputRule(below_min="is negative (α < 0 would sharpen older history)",
+                                   fix="enter α ≥ 0 (growth per latent frame of age; 0 = the same for every age)")
+        for name in ("lowpass_age_slope", "decay_age_slope")},
+}
+
+
 class InertiaExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return [node for module in MODULES for node in module.NODES]
+        """Every node of :data:`MODULES`, each with the pack's input validation (``nodes/validation.py``)
+        applied: nodes derived from ``InertiaNode`` have it already, :func:`validation.checked` adds it to the
+        others in place."""
+        return [validation.checked(node, PENDING_RULES.get(node.GET_SCHEMA().node_id))
+                for module in MODULES for node in module.NODES]

@@ -56,6 +56,10 @@ DECAY_KEY = keys.FRAMEPACK_DECAY
 
 # ====================================================================================== settings
 
+#: Smallest non-zero history low-pass σ0 (latent cells); below it the Gaussian kernel underflows.
+MIN_LOWPASS_SIGMA = 1e-3
+
+
 @dataclasses.dataclass(frozen=True)
 class HistorySettings:
     """Validated settings (plain values: safe to deep-copy with a MODEL). See the node's tooltips."""
@@ -74,6 +78,10 @@ class HistorySettings:
     def __post_init__(self):
         fh.check_strength("lowpass_sigma", self.lowpass_sigma,
                           "enter σ0 ≥ 0 in latent cells (1 cell = 8 px); 0 = low-pass off")
+        if 0 < self.lowpass_sigma < MIN_LOWPASS_SIGMA:  # a denormal σ makes a zero Gaussian kernel mid-sampling
+            raise InertiaInputError("lowpass_sigma", self.lowpass_sigma,
+                                    f"enter 0 (off) or σ0 ≥ {MIN_LOWPASS_SIGMA:g} latent cells",
+                                    "is too small to blur anything")
         fh.check_strength("decay_strength", self.decay_strength,
                           "enter d ≥ 0 in logit units (weight exp(-d·(1+α·k))); 0 = decay off")
         fh.check_age_slope("lowpass_age_slope", self.lowpass_age_slope)

@@ -68,7 +68,10 @@ class InertiaTestClipVision(io.ComfyNode):
 
 class _Ext(ComfyExtension):
     async def get_node_list(self):
-        return [InertiaTestConditioning, InertiaTestClipVision]
+        from .fuzz_nodes import InertiaTestBadValue, InertiaTestClip, InertiaTestProbe, InertiaTestValue
+
+        return [InertiaTestConditioning, InertiaTestClipVision, InertiaTestValue, InertiaTestBadValue,
+                InertiaTestClip, InertiaTestProbe]
 
 
 async def comfy_entrypoint():
