@@ -371,10 +371,10 @@ def _raise_non_finite(plan, n, steps, watch, mode, distilled_guidance, cfg, shif
     where = (f"section {plan.step + 1} of {n} in generation order ({mode}; video latent frames "
              f"{plan.out_start}-{plan.out_stop - 1}), {step}")
     raise InertiaInputError(
-        "model", where,
+        "model", "the sampled model",
         "check the model and its patches: weight_dtype (try default instead of fp8), LoRA strengths, attention "
         f"patches; the settings were finite (distilled_guidance {distilled_guidance:g}, cfg {cfg:g}, shift {shift:.3g})",
-        "produced a latent with NaN or inf values")
+        f"produced a latent with NaN or inf values in {where}")
 
 
 NODES = [FramePackSectionSampler]

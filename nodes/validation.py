@@ -237,15 +237,19 @@ def _checking_execute(func):
 
 
 def _chain_validate(func):
-    """A node's own ``validate_inputs`` runs after the layer's literal checks."""
+    """A node's own ``validate_inputs`` runs first (its messages know the node: "did you mean 'euler'?"), then the
+    layer's literal checks; an own check that breaks on a malformed value leaves the answer to the layer."""
     spec = inspect.getfullargspec(func)
 
     def validate_inputs(cls, **kwargs):
-        r = _validate_inputs(cls, **kwargs)
+        own = kwargs if spec.varkw else {k: v for k, v in kwargs.items() if k in spec.args}
+        try:
+            r = func(cls, **own)
+        except Exception:  # noqa: BLE001  (a malformed literal the layer names below)
+            r = True
         if r is not True:
             return r
-        own = kwargs if spec.varkw else {k: v for k, v in kwargs.items() if k in spec.args}
-        return func(cls, **own)
+        return _validate_inputs(cls, **kwargs)
     setattr(validate_inputs, _MARK, True)
     return validate_inputs
 

@@ -12,69 +12,42 @@ import os
 import sys
 from pathlib import Path
 
+from ..headless import comfy_env
+
 PACK_DIR = Path(__file__).resolve().parents[2]
 PACK_NAME = "comfyui_inertia"
 
 
 def find_comfyui(explicit: str | None = None) -> Path:
-    """ComfyUI's folder: ``explicit``, ``$COMFYUI_PATH``, the ``custom_nodes`` parent, or ``~/comfy/ComfyUI``.
+    """ComfyUI's folder by the pack's one lookup (``nodes/headless/comfy_env.py``: ``explicit``, ``$COMFYUI_PATH``,
+    the ``custom_nodes`` parent, ``~/comfy/ComfyUI``).
 
     Raises:
-        FileNotFoundError: none of them holds ComfyUI (``main.py`` and ``comfy/``).
+        FileNotFoundError: none of them holds ComfyUI.
     """
-    cands = [explicit, os.environ.get("COMFYUI_PATH")]
-    if PACK_DIR.parent.name == "custom_nodes":
-        cands.append(str(PACK_DIR.parent.parent))
-    cands.append(str(Path.home() / "comfy" / "ComfyUI"))
-    for c in cands:
-        if c and (Path(c) / "main.py").is_file() and (Path(c) / "comfy").is_dir():
-            return Path(c).resolve()
-    raise FileNotFoundError(f"ComfyUI not found (tried {[c for c in cands if c]}); set COMFYUI_PATH")
+    found, where = comfy_env.locate_comfyui(explicit)
+    if found is None:
+        raise FileNotFoundError(f"ComfyUI not found (looked at {where}); set COMFYUI_PATH")
+    return found
 
 
 def setup_comfy_path(comfy_dir: Path, cpu: bool | None = None) -> None:
-    """Put ComfyUI's folder first on ``sys.path`` and choose the device (``cpu`` None: CPU without CUDA)."""
-    if str(comfy_dir) not in sys.path:
-        sys.path.insert(0, str(comfy_dir))
-    from comfy.cli_args import args
-
+    """:func:`comfy_env.import_comfyui`, with ``cpu`` None meaning: the CPU when there is no CUDA."""
     if cpu is None:
         import torch
 
         cpu = not torch.cuda.is_available()
-    args.cpu = bool(cpu) or args.cpu
-    args.disable_api_nodes = True
+    comfy_env.import_comfyui(comfy_dir, cpu=bool(cpu))
 
 
 def load_pack(name: str = PACK_NAME):
-    """Import the pack's folder as the package ``name`` (returns the module)."""
-    import importlib.util
-
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, PACK_DIR / "__init__.py",
-                                                  submodule_search_locations=[str(PACK_DIR)])
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    """The pack imported as the package ``name`` (:func:`comfy_env.load_pack`)."""
+    return comfy_env.load_pack(name)
 
 
 def init_comfy_nodes() -> object:
     """Import ComfyUI's graph nodes in-process (core, comfy_extras and this pack's); return ComfyUI's ``nodes``."""
-    import asyncio  # noqa: I001  (the order below matters)
-
-    import comfy.model_management  # noqa: F401, I001  (initialises the device first; the order matters)
-    import utils.extra_config  # noqa: F401
-    import nodes
-
-    if "WanImageToVideo" not in nodes.NODE_CLASS_MAPPINGS:
-        asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
-    if "InertiaRelaxationCFG" not in nodes.NODE_CLASS_MAPPINGS:
-        ext = asyncio.run(load_pack().comfy_entrypoint())
-        for cls in asyncio.run(ext.get_node_list()):
-            nodes.NODE_CLASS_MAPPINGS[cls.GET_SCHEMA().node_id] = cls
-    return nodes
+    return comfy_env.register_pack_nodes(load_pack())  # idempotent
 
 
 def reexec_as_pack(module: str, argv: list[str], comfy_path: str | None = None) -> None:
