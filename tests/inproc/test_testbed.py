@@ -176,7 +176,7 @@ def test_evaluate_in_process_writes_a_scored_report(tb, tmp_path, comfy):
     assert m["summary"]["relax@cfg5#seed0"]["stays"]["kept"]["n"] == 1
     assert (tmp_path / "eval.json").is_file()
     s = ev.Setting.parse("tu=TemporalUnlearning:sigma_blur=0.6;RelaxationCFG:beta=1")
-    assert s.name == "tu" and s.patches == [("InertiaTemporalUnlearning", {"sigma_blur": 0.6}), ("InertiaRelaxationCFG", {"beta": 1})]
+    assert s.name == "tu" and s.patches == [("TemporalUnlearning", {"sigma_blur": 0.6}), ("RelaxationCFG", {"beta": 1})]
 
 
 def test_testbed_workflow_spec_builds_and_validates_with_zero_downloads(tb, comfy):
