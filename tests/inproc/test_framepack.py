@@ -130,7 +130,7 @@ def test_loader_validation_through_core_answers_like_a_stock_loader(comfy, fp, f
 
     ok, errs = errors("../../../../etc/passwd")
     assert not ok and errs[0]["type"] == "custom_validation_failed" and errs[0]["extra_info"]["input_name"] == "model_name"
-    assert "'model_name' = '../../../../etc/passwd' is not one of the options" in errs[0]["details"]
+    assert "'model_name' = '../../../../etc/passwd' is not a file in models/diffusion_models" in errs[0]["details"]
     assert errors(framepack_standin.FRAMEPACK_STANDINS["framepack_i2v"]) == (True, [])
     assert fpl.FramePackModelLoader.validate_inputs(model_name=None) is True
     with pytest.raises(InertiaInputError, match="'model_name' = None is missing"):
