@@ -119,16 +119,43 @@ def apply_setting(comfy_nodes, model, setting: Setting):
 
 
 def _register_file(folder: str, path: str) -> str:
-    """Make ``path`` loadable by name from ComfyUI's ``folder`` list; return that name."""
+    """Make ``path`` loadable by name from ComfyUI's ``folder`` list; return that name.
+
+    A file whose name another file of ``folder`` already has (every trained DiT is called
+    ``inertia_testbed_dit.safetensors``, and so is the shipped one, which is found first) is linked under a name
+    of its own (``<its folder>__<name>``) in a per-process folder, so the name resolves to exactly ``path``.
+    """
+    import tempfile
+
     import folder_paths
 
     p = Path(path).resolve()
-    folder_paths.add_model_folder_path(folder, str(p.parent))
-    return p.name
+    found = folder_paths.get_full_path(folder, p.name)
+    if found is not None and Path(found).resolve() == p:
+        return p.name
+    if found is None:
+        folder_paths.add_model_folder_path(folder, str(p.parent))
+        found = folder_paths.get_full_path(folder, p.name)
+        if found is not None and Path(found).resolve() == p:
+            return p.name
+    global _LINK_DIR
+    if _LINK_DIR is None:
+        _LINK_DIR = tempfile.mkdtemp(prefix="inertia_testbed_eval_")
+        folder_paths.add_model_folder_path(folder, _LINK_DIR, is_default=True)
+    name = f"{p.parent.name}__{p.name}"
+    link = Path(_LINK_DIR) / name
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(p)
+    folder_paths.filename_list_cache.pop(folder, None)
+    return name
+
+
+_LINK_DIR = None
 
 
 def load_dit(comfy_nodes, dit: str):
-    """The DiT through the stock ``UNETLoader`` (a path is registered in ``diffusion_models`` first)."""
+    """The DiT through the stock ``UNETLoader`` (a path is made loadable by a name that resolves to it first)."""
     name = _register_file("diffusion_models", dit) if os.path.sep in dit or os.path.isfile(dit) else dit
     return call_node(comfy_nodes, "UNETLoader", unet_name=name, weight_dtype="default")[0]
 

@@ -75,6 +75,34 @@ def write_csv(jsonl: Path, out: Path) -> None:
         w.writerows(rows)
 
 
+class LossLog:
+    """Mean training loss every ``every`` steps as JSON lines in ``path`` (and a log line every ``say_every``)."""
+
+    def __init__(self, path: Path, tag: str, every: int = 50, say_every: int = 200, digits: int = 4):
+        self.path, self.tag, self.every, self.say_every, self.digits = path, tag, every, say_every, digits
+        self.t0, self.acc, self.n = time.time(), 0.0, 0
+        path.unlink(missing_ok=True)
+
+    def add(self, loss: torch.Tensor, step: int, lr: float) -> None:
+        """Add one step's loss (a tensor: no host sync until a row is written); ``step`` counts from 1."""
+        self.acc, self.n = self.acc + loss.detach(), self.n + 1
+        if step % self.every == 0:
+            self._row(step, lr)
+
+    def _row(self, step: int, lr: float) -> None:
+        row = {"step": step, "seconds": round(time.time() - self.t0, 2), "loss": float(self.acc) / self.n, "lr": lr}
+        log_line(self.path, row)
+        if step % self.say_every == 0:
+            log.info(f"[{self.tag}] step {step} {row['seconds']:.0f}s loss {row['loss']:.{self.digits}f}")
+        self.acc, self.n = 0.0, 0
+
+    def close(self, step: int, lr: float) -> list[float]:
+        """Write the last partial row; return the last five logged losses."""
+        if self.n:
+            self._row(step, lr)
+        return [json.loads(x)["loss"] for x in open(self.path)][-5:] if self.path.is_file() else []
+
+
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -146,6 +174,7 @@ class VAETrainArgs:
     crop: int = 0                       # train on random crop×crop windows (0: whole 128×128 frames)
     init: str = ""                      # continue from these weights (a testbed VAE file)
     amp: int = 1                        # bf16 autocast on CUDA (falls back to float32)
+    freeze_encoder: int = 0             # train the decoder only (with --init): the latent space stays exactly as it is
 
 
 def _vae_batch(n: int, seed: int, frames: int, device, crop: int = 0) -> torch.Tensor:
@@ -198,7 +227,6 @@ def train_vae(a: VAETrainArgs) -> dict:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     logf = out / "vae_loss.jsonl"
-    logf.unlink(missing_ok=True)
     cfg = VAEConfig(dim=a.dim, num_res_blocks=a.num_res_blocks)
     model = build_vae_module(cfg, seed=a.seed)
     if a.init:
@@ -208,11 +236,20 @@ def train_vae(a: VAETrainArgs) -> dict:
         log.info(f"[vae] continuing from {a.init}")
     model = model.to(device).train()
     amp = _AMP(device, a.amp and device.type == "cuda")
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=1e-4)
+    if a.freeze_encoder:
+        if not a.init:
+            raise SystemExit("--freeze-encoder needs --init: a trained, calibrated VAE whose latent space to keep")
+        # encoder and conv1 fixed: every latent (the DiTs' training pool, WanImageToVideo's) stays bit-identical
+        model.encoder.requires_grad_(False)
+        model.conv1.requires_grad_(False)
+    train_params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(train_params, lr=a.lr, betas=(0.9, 0.99), weight_decay=1e-4)
     n_params = sum(p.numel() for p in model.parameters())
-    log.info(f"[vae] {n_params / 1e6:.2f}M params, device {device}")
+    log.info(f"[vae] {n_params / 1e6:.2f}M params ({sum(p.numel() for p in train_params) / 1e6:.2f}M trained), "
+             f"device {device}")
     t0 = time.time()
-    step, acc, acc_n = 0, 0.0, 0
+    step, lr = 0, 0.0
+    losses = LossLog(logf, "vae", say_every=200, digits=5)
     g = torch.Generator(device="cpu").manual_seed(a.seed)
     while True:
         el = time.time() - t0
@@ -228,7 +265,11 @@ def train_vae(a: VAETrainArgs) -> dict:
         opt.zero_grad(set_to_none=True)
         try:
             with _autocast(device), amp.ctx():
-                mu = model.encode(x)
+                if a.freeze_encoder:
+                    with torch.no_grad():
+                        mu = model.encode(x)
+                else:
+                    mu = model.encode(x)
                 z = mu + a.latent_noise * mu.detach().float().std() * noise
                 y = model.decode(z)
             y = y.float()
@@ -237,28 +278,21 @@ def train_vae(a: VAETrainArgs) -> dict:
         except RuntimeError as e:
             amp.fail(e)
             continue
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(train_params, 1.0)
         opt.step()
-        acc = acc + loss.detach()
-        acc_n += 1
         step += 1
-        if step % 50 == 0:
-            row = {"step": step, "seconds": round(time.time() - t0, 2), "loss": float(acc) / acc_n, "lr": lr}
-            log_line(logf, row)
-            if step % 200 == 0:
-                log.info(f"[vae] step {step} {row['seconds']:.0f}s loss {row['loss']:.5f}")
-            acc, acc_n = 0.0, 0
+        losses.add(loss, step, lr)
     train_s = time.time() - t0
-    if acc_n:
-        log_line(logf, {"step": step, "seconds": round(train_s, 2), "loss": float(acc) / acc_n, "lr": lr})
+    final = losses.close(step, lr)
     model.eval()
-    # calibrate the latent space to the Wan 2.1 latent format's statistics (exact; decoding unchanged)
-    with torch.no_grad(), _autocast(device):
-        mus = [model.encode(_vae_batch(min(8, a.calib_videos - i), 77_000 + i, 17, device)).float()
-               for i in range(0, a.calib_videos, 8)]
-    mu = torch.cat(mus).transpose(0, 1).flatten(1)                    # [16, N]
-    tm, ts = wan21_latent_stats()
-    calibrate_vae_latents(model, mu.mean(1).cpu(), mu.std(1).cpu().clamp_min(1e-6), tm, ts)
+    if not a.freeze_encoder:  # a frozen encoder is already calibrated; recalibrating would move its latents
+        # calibrate the latent space to the Wan 2.1 latent format's statistics (exact; decoding unchanged)
+        with torch.no_grad(), _autocast(device):
+            mus = [model.encode(_vae_batch(min(8, a.calib_videos - i), 77_000 + i, 17, device)).float()
+                   for i in range(0, a.calib_videos, 8)]
+        mu = torch.cat(mus).transpose(0, 1).flatten(1)                    # [16, N]
+        tm, ts = wan21_latent_stats()
+        calibrate_vae_latents(model, mu.mean(1).cpu(), mu.std(1).cpu().clamp_min(1e-6), tm, ts)
     psnr = vae_psnr(model, a.eval_videos, device)
     if device.type == "cuda":  # ComfyUI runs the VAE in bf16 on CUDA
         import copy
@@ -267,7 +301,6 @@ def train_vae(a: VAETrainArgs) -> dict:
     path = out / DEFAULT_VAE
     save_safetensors(model.state_dict(), path, config_metadata(cfg), dtype=torch.float32)
     write_csv(logf, out / "vae_loss.csv")
-    final = [json.loads(x)["loss"] for x in open(logf)][-5:] if logf.is_file() else []
     res = {"vae": str(path), "params": n_params, "steps": step, "train_seconds": round(train_s, 1),
            "final_loss": sum(final) / max(1, len(final)), "config": asdict(cfg), "heldout": psnr,
            "args": asdict(a)}
@@ -403,6 +436,19 @@ def _compact(ids: torch.Tensor, pad: int, length: int) -> torch.Tensor:
     return out
 
 
+def dit_input(xt: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """The DiT's input in ComfyUI's Wan I2V convention: ``cat(x_t, mask, image)`` ``[B, 36, T, h, w]``.
+
+    ``x_t``: the noisy latents ``[B, 16, T, h, w]``; ``cond``: the process_in'd latent of WanImageToVideo's
+    conditioning video (start image, then 0.5 gray) ``[B, 16, T, h, w]``; the 4 mask channels are 1 on latent
+    frame 0 (the start image's) and 0 elsewhere, i.e. ``1 − concat_mask`` as ``comfy/model_base.py``
+    ``WAN21.concat_cond`` builds it.
+    """
+    mask = torch.zeros(xt.shape[0], 4, *xt.shape[2:], device=xt.device, dtype=xt.dtype)
+    mask[:, :, 0] = 1.0
+    return torch.cat([xt, mask, cond.to(xt.dtype)], dim=1)
+
+
 def train_dit(a: DiTTrainArgs) -> dict:
     from ..pure import toyworld as tw
     from .models import DiTConfig, build_dit_module, config_metadata
@@ -412,7 +458,6 @@ def train_dit(a: DiTTrainArgs) -> dict:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     logf = out / "dit_loss.jsonl"
-    logf.unlink(missing_ok=True)
     design = {**DESIGNS[a.design], **a.design_overrides}
     world = tw.WorldConfig(mix=design["mix"], caption_precision=design["caption_precision"])
     mix = world.weights().float()
@@ -452,13 +497,11 @@ def train_dit(a: DiTTrainArgs) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.99), weight_decay=0.01)
     g = torch.Generator(device=device).manual_seed(a.seed)
     B = a.batch
-    T = z.shape[2]
-    mask = torch.zeros(1, 4, T, z.shape[3], z.shape[4], device=device)
-    mask[:, :, 0] = 1.0
     log.info(f"[dit {a.design} s{a.seed}] {n_params / 1e6:.2f}M params, pool {z.shape[0]}, hallucination rate "
           f"{h:.3f}, device {device}")
     t0 = time.time()
-    step, acc, acc_n = 0, 0.0, 0
+    step, lr = 0, 0.0
+    losses = LossLog(logf, f"dit {a.design} s{a.seed}", say_every=500)
     while True:
         el = time.time() - t0
         frac = step / a.steps if a.steps else el / a.seconds
@@ -486,7 +529,7 @@ def train_dit(a: DiTTrainArgs) -> dict:
         sigma = torch.where(shifted, a.shift * u / (1 + (a.shift - 1) * u), u).clamp(1e-4, 1.0)
         s = sigma.view(B, 1, 1, 1, 1)
         xt = s * noise + (1 - s) * x0
-        inp = torch.cat([xt, mask.expand(B, -1, -1, -1, -1), cond], dim=1)
+        inp = dit_input(xt, cond)
         lr = _lr(step, frac, a.lr, a.warmup)
         for pg in opt.param_groups:
             pg["lr"] = lr
@@ -504,22 +547,13 @@ def train_dit(a: DiTTrainArgs) -> dict:
         d = min(a.ema, (1 + step) / (10 + step))
         with torch.no_grad():
             torch._foreach_lerp_(ema_vals, [v.float() for v in model_vals], 1 - d)
-        acc = acc + loss.detach()
-        acc_n += 1
         step += 1
-        if step % 50 == 0:
-            row = {"step": step, "seconds": round(time.time() - t0, 2), "loss": float(acc) / acc_n, "lr": lr}
-            log_line(logf, row)
-            if step % 500 == 0:
-                log.info(f"[dit {a.design} s{a.seed}] step {step} {row['seconds']:.0f}s loss {row['loss']:.4f}")
-            acc, acc_n = 0.0, 0
+        losses.add(loss, step, lr)
     train_s = time.time() - t0
-    if acc_n:
-        log_line(logf, {"step": step, "seconds": round(train_s, 2), "loss": float(acc) / acc_n, "lr": lr})
+    final = losses.close(step, lr)
     path = out / DEFAULT_DIT
     save_safetensors(ema, path, config_metadata(cfg), dtype=torch.float16)
     write_csv(logf, out / "dit_loss.csv")
-    final = [json.loads(x)["loss"] for x in open(logf)][-5:] if logf.is_file() else []
     res = {"dit": str(path), "params": n_params, "steps": step, "train_seconds": round(train_s, 1),
            "final_loss": sum(final) / max(1, len(final)), "design": design, "hallucination_rate": h,
            "config": asdict(cfg), "args": asdict(a)}
@@ -590,10 +624,13 @@ def evaluate_dits(vae: str, dits: list[Path], out: Path, eval_args: list[str], s
 def pipeline(out: str, runs: list[tuple[str, int]], vae_seconds: float, dit_seconds: float,
              eval_args: list[str] | None, device: str = "auto", vae_kw: dict | None = None,
              dit_kw: dict | None = None, pool_counts: dict | None = None, total_seconds: float | None = None,
-             eval_seconds: float = 90.0) -> dict:
+             eval_seconds: float = 90.0, vae_finetune_seconds: float = 0.0) -> dict:
     """VAE → latent pool → one DiT per (design, seed) in parallel processes → one evaluation per DiT in parallel.
 
-    With ``total_seconds`` the DiTs get what is left after the VAE and the pool, less ``eval_seconds`` + 30 s."""
+    ``vae_finetune_seconds`` > 0: while the DiTs train, a further process trains the VAE's *decoder* on (its
+    encoder frozen, so the latents the DiTs learn and WanImageToVideo gives stay exactly the same); the evaluation
+    and the shipped VAE are that fine-tuned one. With ``total_seconds`` the DiTs (and the fine-tune) get what is
+    left after the VAE and the pool, less ``eval_seconds`` + 30 s."""
     o = Path(out)
     o.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -605,11 +642,34 @@ def pipeline(out: str, runs: list[tuple[str, int]], vae_seconds: float, dit_seco
         dit_seconds = max(30.0, min(dit_seconds, left))
     res["dit_seconds"] = dit_seconds
     log.info(f"[all] DiTs: {len(runs)} runs, {dit_seconds:.0f}s each ({time.time() - t0:.0f}s so far)")
+    ft = None
+    if vae_finetune_seconds > 0:
+        kw = vae_kw or {}
+        ft_dir = o / "vae_decoder"
+        ft_dir.mkdir(parents=True, exist_ok=True)
+        ft_args = ["vae", "--out", str(ft_dir), "--init", res["vae"]["vae"], "--freeze-encoder", "1",
+                   "--seconds", str(min(vae_finetune_seconds, dit_seconds)), "--device", device, "--warmup", "50",
+                   "--lr", "3e-4"]
+        for k in ("batch", "crop", "dim", "eval_videos"):
+            if k in kw and kw[k]:
+                ft_args += [f"--{k.replace('_', '-')}", str(kw[k])]
+        ft = _spawn("nodes.testbed.train", ft_args, ft_dir / "train.log")
     res["dits"] = train_dits(pool, runs, o, dit_seconds, device, dit_kw)
+    vae_final = res["vae"]["vae"]
+    if ft is not None:
+        ft.wait()
+        f = o / "vae_decoder" / "vae_result.json"
+        log.info(f"[all] VAE decoder fine-tune: exit {ft.returncode}\n" + open(o / "vae_decoder" / "train.log").read()[-600:])
+        if ft.returncode == 0 and f.is_file():
+            res["vae_decoder"] = json.load(open(f))
+            vae_final = res["vae_decoder"]["vae"]
+    res["vae_final"] = vae_final
     json.dump(res, open(o / "train_summary.json", "w"), indent=1)
     if eval_args is not None:
         dits = [o / f"dit_{d}_s{s}" / DEFAULT_DIT for d, s in runs if (o / f"dit_{d}_s{s}" / DEFAULT_DIT).is_file()]
-        res["eval_exit"] = evaluate_dits(res["vae"]["vae"], dits, o / "eval", eval_args, eval_seconds)
+        if total_seconds:
+            eval_seconds = max(10.0, total_seconds - (time.time() - t0) - 25)
+        res["eval_exit"] = evaluate_dits(vae_final, dits, o / "eval", eval_args, eval_seconds)
     res["seconds"] = round(time.time() - t0, 1)
     json.dump(res, open(o / "train_summary.json", "w"), indent=1)
     return res
@@ -629,7 +689,7 @@ def main(argv=None) -> int:
     for k in ("seconds", "lr", "latent_noise"):
         v.add_argument(f"--{k.replace('_', '-')}", type=float, default=getattr(VAETrainArgs, k))
     for k in ("steps", "batch", "frames", "dim", "num_res_blocks", "seed", "eval_videos", "calib_videos", "warmup",
-              "amp", "crop"):
+              "amp", "crop", "freeze_encoder"):
         v.add_argument(f"--{k.replace('_', '-')}", type=int, default=getattr(VAETrainArgs, k))
     v.add_argument("--init", default="", help="continue from this testbed VAE file")
     v.add_argument("--device", default="auto")
@@ -667,6 +727,11 @@ def main(argv=None) -> int:
     a.add_argument("--dit-batch", type=int, default=DiTTrainArgs.batch)
     a.add_argument("--dit-dim", type=int, default=DiTTrainArgs.dim)
     a.add_argument("--dit-layers", type=int, default=DiTTrainArgs.num_layers)
+    a.add_argument("--dit-lr", type=float, default=DiTTrainArgs.lr)
+    a.add_argument("--dit-warmup", type=int, default=DiTTrainArgs.warmup)
+    a.add_argument("--vae-lr", type=float, default=VAETrainArgs.lr)
+    a.add_argument("--vae-finetune-seconds", type=float, default=0.0,
+                   help="train the VAE decoder (encoder frozen) this long while the DiTs train")
     a.add_argument("--pool-counts", help="scenario:count,... (default: the POOL table)")
     a.add_argument("--no-eval", action="store_true")
     a.add_argument("--eval-args", default="", help="extra arguments for nodes.testbed.evaluate, one string")
@@ -683,11 +748,12 @@ def main(argv=None) -> int:
     else:
         pipeline(ns.out, parse_runs(ns.runs), ns.vae_seconds, ns.dit_seconds,
                  None if ns.no_eval else ns.eval_args.split(), ns.device,
-                 vae_kw={"dim": ns.vae_dim, "batch": ns.vae_batch, "steps": ns.vae_steps,
+                 vae_kw={"dim": ns.vae_dim, "batch": ns.vae_batch, "steps": ns.vae_steps, "lr": ns.vae_lr,
                          "eval_videos": ns.vae_eval_videos, "calib_videos": ns.vae_calib_videos, "crop": ns.vae_crop},
-                 dit_kw={"steps": ns.dit_steps, "batch": ns.dit_batch, "dim": ns.dit_dim, "num_layers": ns.dit_layers},
+                 dit_kw={"steps": ns.dit_steps, "batch": ns.dit_batch, "dim": ns.dit_dim, "num_layers": ns.dit_layers,
+                         "lr": ns.dit_lr, "warmup": ns.dit_warmup},
                  pool_counts=_parse_counts(ns.pool_counts), total_seconds=ns.total_seconds,
-                 eval_seconds=ns.eval_seconds)
+                 eval_seconds=ns.eval_seconds, vae_finetune_seconds=ns.vae_finetune_seconds)
     return 0
 
 

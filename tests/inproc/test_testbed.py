@@ -125,6 +125,63 @@ def test_stock_unetloader_lists_and_loads_the_dit_as_wan(tb, comfy):
     assert isinstance(ms, model_sampling.CONST) and float(ms.shift) == 8.0
 
 
+def test_evaluate_loads_the_dit_file_it_is_given_not_the_shipped_one_of_the_same_name(tb, tmp_path, comfy):
+    """Every trained DiT is called inertia_testbed_dit.safetensors, like the shipped one (whose folder ComfyUI
+    searches first): the evaluation must load the file at the path it was given."""
+    from safetensors.torch import load_file, save_file
+
+    sd = load_file(str(testbed.DIT_DIR / testbed.DEFAULT_DIT))
+    key = "head.head.bias"
+    original = sd[key].clone()
+    sd[key] = original + 1.0
+    other = tmp_path / "dit_other_s0" / testbed.DEFAULT_DIT
+    other.parent.mkdir()
+    save_file(sd, str(other))
+    loaded = tb[1].load_dit(comfy, str(other))
+    got = loaded.model.diffusion_model.state_dict()[key].float()
+    assert torch.equal(got, sd[key].float()), "the evaluation loaded another file than the one it was given"
+    shipped = tb[1].load_dit(comfy, str(testbed.DIT_DIR / testbed.DEFAULT_DIT))
+    assert torch.equal(shipped.model.diffusion_model.state_dict()[key].float(), original.float())
+
+
+def test_training_convention_is_what_comfyui_samples(tb, vae, comfy):
+    """The conventions the DiT is trained with (``train.dit_input``, timestep σ·1000, prediction noise − x0,
+    process_in'd latents, zeros for the empty prompt) are the ones ComfyUI samples with: KSampler (euler, simple,
+    cfg 5) on the WanImageToVideo conditioning equals an Euler loop written with them around the raw WanModel."""
+    from comfy import sample as comfy_sample
+    from comfy import samplers as comfy_samplers
+
+    from comfyui_inertia.nodes.testbed import train
+
+    ev = tb[1]
+    _, r, prompts = tw.heldout_scenes(1, "disappears")
+    pos = ev.call_node(comfy, "InertiaTestbedTextEncode", text=prompts[0])[0]
+    neg = ev.call_node(comfy, "InertiaTestbedTextEncode", text="")[0]
+    p, n, lat = ev.call_node(comfy, "WanImageToVideo", positive=pos, negative=neg, vae=vae, width=128, height=128,
+                             length=17, batch_size=1, start_image=r["video"][0, :1].float())[:3]
+    model = ev.call_node(comfy, "UNETLoader", unet_name=testbed.DEFAULT_DIT, weight_dtype="default")[0]
+    steps, cfg = 6, 5.0
+    with torch.inference_mode():
+        got = ev.call_node(comfy, "KSampler", model=model, seed=3, steps=steps, cfg=cfg, sampler_name="euler",
+                           scheduler="simple", positive=p, negative=n, latent_image=lat, denoise=1.0)[0]["samples"]
+        lf = model.model.latent_format
+        dm = model.model.diffusion_model
+        dtype = next(dm.parameters()).dtype
+        sigmas = comfy_samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", steps).float()
+        cond = lf.process_in(p[0][1]["concat_latent_image"].float())
+        x = comfy_sample.prepare_noise(lat["samples"], 3) * sigmas[0]
+        for i in range(steps):
+            s = sigmas[i]
+            inp = train.dit_input(x, cond).to(dtype)
+            t = (s * 1000.0).view(1).to(dtype)
+            vc, vu = (dm(inp, t, c[0][0].to(dtype)).float() for c in (pos, neg))
+            x0 = x - s * (vu + cfg * (vc - vu))
+            x = x0 + sigmas[i + 1] * (x - x0) / s if float(sigmas[i + 1]) > 0 else x0
+        want = lf.process_out(x)
+    err = float((got.float() - want).abs().max() / want.abs().max())
+    assert err < 1e-3, f"KSampler and the training convention differ by {err:.2e} (relative max)"
+
+
 def test_one_sampling_run_through_real_graph_nodes_on_cpu(tb, vae, comfy):
     """17 frames, 20 steps, CFG 5, euler/simple: UNETLoader, text node, WanImageToVideo, KSampler, VAEDecode, under
     torch.inference_mode as ComfyUI's executor runs them. The DiT reproduces the start frame; the object of a 'stays'
