@@ -2,7 +2,8 @@
 
     python workflows/build.py               # (re)write workflows/*.json, workflows/api/*.json, workflows/meta/index.json
     python workflows/build.py --check       # exit 1 if the files on disk differ from the specs
-    python workflows/build.py --thumbnails  # (re)render workflows/<name>.jpg in the real frontend (headless Chromium)
+    python workflows/build.py --thumbnails  # (re)render every workflows/<name>.jpg (or only NAME…, globs allowed)
+    python workflows/build.py --thumbnails 'testbed_*'  # only the testbed cards: a real CPU run, no browser
     python workflows/build.py --stage-media DIR  # put every media file the workflows load into DIR (ComfyUI/input)
 
 UI format (``workflows/<name>.json``) is what ComfyUI's Templates browser lists and the graph editor loads;
@@ -14,6 +15,12 @@ as both its title and its description, with ``<name>.jpg`` next to it as the thu
 order. ``workflows/meta/index.json`` (written here, in the shape of ComfyUI's own ``templates/index.json``) holds
 the titles, one-line descriptions and the order; ``js/templates.js`` hands it to the browser. Without that script
 the browser falls back to file names.
+
+Thumbnails: a ``testbed_*`` workflow runs on the weights the pack ships, so its card is made from its own frames:
+``--thumbnails`` runs its API graph with ComfyUI's executor in this process on the CPU (about a minute) and lays out
+the videos it saves (ground truth, stock, Relaxation CFG) as labelled strips, read back from the mp4 files; re-run it
+after the weights in ``nodes/testbed/weights/`` change. The other workflows need official weights: their card is a
+picture of their graph in the real frontend.
 
 Layout: every node belongs to a stage (:data:`STAGES`, from its class or the spec's ``stages``); each stage is a
 labelled group, the groups run left to right (load → condition → patch → sample → decode/save) and nodes are
@@ -34,6 +41,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PACK = HERE.parent
+
+
+def _comfy_env():
+    """The pack's one ComfyUI lookup and pack loader (``nodes/headless/comfy_env.py``), loaded by path (stdlib only)."""
+    if "inertia_comfy_env" in sys.modules:
+        return sys.modules["inertia_comfy_env"]
+    spec = importlib.util.spec_from_file_location("inertia_comfy_env", PACK / "nodes" / "headless" / "comfy_env.py")
+    comfy_env = importlib.util.module_from_spec(spec)
+    sys.modules["inertia_comfy_env"] = comfy_env
+    spec.loader.exec_module(comfy_env)
+    return comfy_env
+
 
 HF_WAN = "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files"
 HF_HY = "https://huggingface.co/Comfy-Org/HunyuanVideo_repackaged/resolve/main/split_files"
@@ -215,7 +234,9 @@ def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.
                     end_frame: bool = True, prefix: str | None = None, meter: bool = False):
     """FramePack I2V (optionally with an end image), native ComfyUI nodes around the section sampler;
     ``patches`` (MODEL → MODEL) are chained between the loader and the sampler; ``meter`` adds the change
-    meter on the decoded frames with a centred subject box."""
+    meter on the decoded frames with a centred subject box. The start image goes to the nearest FramePack
+    resolution bucket (``InertiaFramePackImageToBucket``) and the end image to the same size, as the FramePack
+    app does; the subject box is drawn on 640×640 and the meter resizes it to the frames."""
     nodes = [
         ("model", "InertiaFramePackModelLoader", {"model_name": model_file, "weight_dtype": "default"}),
         ("clip", "DualCLIPLoader", {"clip_name1": "clip_l.safetensors", "clip_name2": "llava_llama3_fp16.safetensors",
@@ -224,10 +245,10 @@ def framepack_nodes(mode: str, model_file: str, prompt: str, seconds: float = 5.
         ("siglip", "CLIPVisionLoader", {"clip_name": "sigclip_vision_patch14_384.safetensors"}),
         ("start_image", "LoadImage", {"image": EXAMPLE_IMAGE}, "Start image"),
         ("end_image", "LoadImage", {"image": EXAMPLE_END_IMAGE}, "End image"),
-        ("start_px", "ImageScale", {"image": L("start_image"), "upscale_method": "bilinear", "width": 640,
-                                    "height": 640, "crop": "center"}, "Start image at 640×640"),
-        ("end_px", "ImageScale", {"image": L("end_image"), "upscale_method": "bilinear", "width": 640,
-                                  "height": 640, "crop": "center"}, "End image at 640×640"),
+        ("start_px", "InertiaFramePackImageToBucket", {"image": L("start_image"), "upscale_method": "lanczos"},
+         "Start image to the nearest bucket"),
+        ("end_px", "ImageScale", {"image": L("end_image"), "upscale_method": "lanczos", "width": L("start_px", 1),
+                                  "height": L("start_px", 2), "crop": "center"}, "End image at the start's size"),
         ("prompt", "CLIPTextEncode", {"clip": L("clip"), "text": prompt}, "Prompt"),
         ("start_vision", "CLIPVisionEncode", {"clip_vision": L("siglip"), "image": L("start_px"), "crop": "center"}),
         ("end_vision", "CLIPVisionEncode", {"clip_vision": L("siglip"), "image": L("end_px"), "crop": "center"}),
@@ -458,7 +479,9 @@ SPECS += [
                 "with ComfyUI's own samplers, so LoRAs and model patches apply. Sections are made from the end "
                 "backwards; the end image is the context of the first one made.",
         "change": ["**FramePack Section Sampler → total_seconds** (5) and **steps** (25).",
-                   "The start and end images: any picture; both are cropped to 640×640 here."],
+                   "The start and end images: any picture. The start image is resized and centre-cropped to "
+                   "the nearest FramePack bucket (about 640×640 px; the node says which), the end image to the "
+                   "same size."],
         "expect": "A 5 s video at 30 fps that starts on the start image and ends near the end image.",
         "nodes": framepack_nodes("inverted", "FramePackI2V_HY_bf16.safetensors",
                                  "the woman turns around and walks towards the camera"),
@@ -613,6 +636,58 @@ SPECS += [
     },
 ]
 
+# --------------------------------------------------------------------------- the testbed (no downloads)
+
+#: The testbed's shipped weights (``nodes/testbed/weights/<folder>/<file>``), registered as ComfyUI model folders
+#: by the pack itself: ``{file name: folder}``. Retrained weights under the same names are picked up as they are.
+TESTBED_WEIGHTS = PACK / "nodes" / "testbed" / "weights"
+
+
+def pack_model_files() -> dict[str, str]:
+    """``{file name: weights sub-folder}`` of every model file the pack ships (the testbed's DiT and VAE)."""
+    return {f.name: f.parent.name for f in sorted(TESTBED_WEIGHTS.glob("*/*.safetensors"))}
+
+
+def _testbed_nodes():
+    """The testbed A/B graph (``nodes/testbed/workflow_spec.py``, imported with the pack; no ComfyUI)."""
+    _comfy_env().load_pack()
+    from comfyui_inertia.nodes.testbed import workflow_spec
+
+    # scene 2 (a cyan ball on a brown checkered background) was chosen by its start image alone, before any
+    # sampling: a large object on a textured background reads well in a small card
+    return workflow_spec.ab_nodes(scene=2, prefix="testbed_disappear_ab")
+
+
+SPECS += [
+    {
+        "name": "testbed_disappear_ab",
+        "title": "Testbed · Stock vs Relaxation CFG (no downloads)",
+        "description": "Runs right after install, on a CPU: the pack's small trained Wan testbed on a held out "
+                       "scene, stock and with Relaxation CFG, same start image and seed.",
+        "what": "A small Wan-architecture image-to-video model and VAE that ship with the pack, trained on a toy "
+                "world: 128×128 px, 17 frames, a still textured background and one coloured object that stays, "
+                "moves or disappears. A held-out scene gives the start image and the prompt; the same seed is "
+                "sampled **stock** and with **Relaxation CFG**, each saved as an mp4 next to the scene's ground "
+                "truth and measured by the **Change Meter** in the object's first-frame region. Nothing to "
+                "download, no GPU needed.",
+        "change": ["**Held-out scene → scenario**: disappears, stays, moves left / right or appears (the prompt and "
+                   "the ground truth follow it); **scene**: another start image.",
+                   "**Relaxation CFG → beta**: 0.75 relaxes (the paper's best), 0 is stock, negative values "
+                   "boost guidance early.",
+                   "**KSampler → seed, cfg, steps**: change both KSamplers alike, so the comparison stays fair."],
+        "expect": "Three 17-frame videos (ground truth, stock, Relaxation CFG) and a Change Meter plot per branch; "
+                  "its *remaining* curve (bottom panel) falls towards 0 when the object leaves its first-frame place. "
+                  "**The shipped testbed weights are preliminary**: they load and sample through ComfyUI's own "
+                  "nodes, but the model does not yet tell a 'stays' prompt from a 'disappears' one, so it does not "
+                  "show Static Death robustly, and stock and Relaxation CFG need not differ as the paper reports. "
+                  "Today the workflow shows the plumbing and the measurement; retrained weights under the same "
+                  "file names drop in unchanged.",
+        "nodes": _testbed_nodes(),
+        "labels": {"media": "Held-out scene", "check": "Measure the change",
+                   "output": "Decode and save (ground truth, stock, Relaxation CFG)"},
+    },
+]
+
 #: Templates-browser order. ``testbed_*`` stands for every spec whose name starts with ``testbed_`` (the
 #: workflows that run without downloads), in SPECS order; they come first. Every spec must be placed here.
 TEMPLATE_ORDER = [
@@ -662,8 +737,17 @@ def note_text(spec: dict) -> str:
     models = []
     for _key, _cls, inputs, *_t in spec["nodes"]:
         models += [v for v in inputs.values() if isinstance(v, str) and v in MODEL_URLS and v not in models]
-    parts.append("**Model files** (each into ComfyUI/models/…)\n" + "\n".join(
-        f"- [{m}]({MODEL_URLS[m][0]}?download=true) → `{MODEL_URLS[m][1]}/`" for m in models))
+    shipped = pack_model_files()
+    ours = []
+    for _key, _cls, inputs, *_t in spec["nodes"]:
+        ours += [v for v in inputs.values() if isinstance(v, str) and v in shipped and v not in ours]
+    if models:
+        parts.append("**Model files** (each into ComfyUI/models/…)\n" + "\n".join(
+            f"- [{m}]({MODEL_URLS[m][0]}?download=true) → `{MODEL_URLS[m][1]}/`" for m in models))
+    if ours:
+        parts.append("**Model files**: nothing to download. " + " and ".join(f"`{m}`" for m in ours)
+                     + " ship with the pack (its `nodes/testbed/weights/` folders, which it registers as ComfyUI "
+                       "model folders).")
     media = []
     for _key, cls, inputs, *_t in spec["nodes"]:
         media += [v for k, v in inputs.items() if k in ("image", "file") and isinstance(v, str) and v in MEDIA
@@ -682,17 +766,6 @@ def note_text(spec: dict) -> str:
 
 
 # --------------------------------------------------------------------------- node definitions
-
-def _comfy_env():
-    """The pack's one ComfyUI lookup and pack loader (``nodes/headless/comfy_env.py``), loaded by path (stdlib only)."""
-    if "inertia_comfy_env" in sys.modules:
-        return sys.modules["inertia_comfy_env"]
-    spec = importlib.util.spec_from_file_location("inertia_comfy_env", PACK / "nodes" / "headless" / "comfy_env.py")
-    comfy_env = importlib.util.module_from_spec(spec)
-    sys.modules["inertia_comfy_env"] = comfy_env
-    spec.loader.exec_module(comfy_env)
-    return comfy_env
-
 
 def load_definitions() -> dict:
     """``{class_type: INPUT_TYPES-like info}`` from a real ComfyUI with this pack's nodes.
@@ -751,10 +824,11 @@ STAGES = [
 STAGE_OF = {
     **dict.fromkeys(("UNETLoader", "CLIPLoader", "DualCLIPLoader", "VAELoader", "CLIPVisionLoader",
                      "InertiaFramePackModelLoader", "InertiaTestbedVAELoader"), "models"),
-    **dict.fromkeys(("InertiaTestbedScene", "InertiaTestbedTextEncode"), "prompt"),
+    "InertiaTestbedScene": "media",
+    "InertiaTestbedTextEncode": "prompt",
     "PreviewImage": "check",
-    **dict.fromkeys(("LoadImage", "LoadVideo", "GetVideoComponents", "ImageFromBatch", "ImageBatch", "ImageScale"),
-                    "media"),
+    **dict.fromkeys(("LoadImage", "LoadVideo", "GetVideoComponents", "ImageFromBatch", "ImageBatch", "ImageScale",
+                     "InertiaFramePackImageToBucket"), "media"),
     **dict.fromkeys(("CLIPTextEncode", "FluxGuidance"), "prompt"),
     **dict.fromkeys(("InertiaVACEKeyframeBuilder", "InertiaVACEExtensionBuilder", "InertiaVACERepaintBuilder", "InertiaVACEOutpaintBuilder",
                      "InertiaVACEReferenceCrops", "InertiaVACELatentMaskPreview"), "masks"),
@@ -777,7 +851,7 @@ NODE_W = 300
 EXTRA_HEIGHT = {"InertiaRelaxationCFG": 150, "InertiaRelaxationCFGPreview": 150 + 170, "InertiaVACEKeyframeBuilder": 130,
                 "InertiaVACEExtensionBuilder": 130, "InertiaVACERepaintBuilder": 130, "InertiaVACEOutpaintBuilder": 130,
                 "InertiaVACELatentMaskPreview": 130 + 260, "LoadImage": 260, "LoadVideo": 430, "SaveVideo": 300,
-                "InertiaChangeMeter": 240}
+                "InertiaChangeMeter": 240, "InertiaFramePackImageToBucket": 60, "InertiaTestbedScene": 60}
 #: Fixed heights (the prompt text boxes are DOM textareas that take what they are given).
 HEIGHT_OF = {"CLIPTextEncode": 150}
 NOTE_W = 480
@@ -906,6 +980,12 @@ def build(spec: dict, defs: dict) -> tuple[dict, dict]:
                 if _is_widget(typ):
                     entry["widget"] = {"name": name}
                     rows += 1
+                    # the frontend fills its widgets from widgets_values in order, linked ones included: keep the
+                    # place of a linked widget with its default, or the values after it land on the wrong widgets
+                    options = typ if isinstance(typ, (list, tuple)) else opts.get("options")
+                    widgets.append(opts.get("default", options[0] if options else None))
+                    if opts.get("control_after_generate") or (typ == "INT" and name in ("seed", "noise_seed")):
+                        widgets.append("fixed")
                 ui_inputs.append(entry)
                 api_inputs[name] = [str(ids[src]), slot]
             elif _is_widget(typ):
@@ -1036,8 +1116,125 @@ def render_thumbnails(names: list[str] | None = None) -> list[Path]:
     return written
 
 
+def is_testbed(spec: dict) -> bool:
+    """A ``testbed_*`` workflow: it runs on the pack's own weights, so its thumbnail shows its own frames."""
+    return spec["name"].startswith("testbed_")
+
+
+class _NoServer:
+    """What ``execution.PromptExecutor`` needs of ComfyUI's PromptServer when nobody listens (no client id)."""
+
+    client_id = None
+    last_node_id = None
+
+    def send_sync(self, *_args, **_kwargs):
+        pass
+
+    def queue_updated(self):
+        pass
+
+
+def run_in_process(api: dict, output_dir: Path, input_dir: Path | None = None) -> dict:
+    """Validate and run the API graph ``api`` with ComfyUI's own executor (``execution.validate_prompt``,
+    ``execution.PromptExecutor``) in this process, on the CPU, saving into ``output_dir`` (temporary files into
+    ``output_dir/temp``) and reading media from ``input_dir`` when given; ComfyUI's folders are set back after.
+    Returns ``{node id: ui output}`` (``SaveVideo``'s and ``PreviewImage``'s items name the files they wrote).
+
+    Raises:
+        SystemExit: the graph does not validate, or a node failed (the message names it).
+    """
+    import asyncio
+
+    load_definitions()  # ComfyUI imported on the CPU, with the pack's nodes (and its model folders) registered
+    import execution
+    import folder_paths
+
+    before = (folder_paths.get_output_directory(), folder_paths.get_temp_directory(),
+              folder_paths.get_input_directory())
+    folder_paths.set_output_directory(str(output_dir))
+    folder_paths.set_temp_directory(str(Path(output_dir) / "temp"))
+    if input_dir is not None:
+        folder_paths.set_input_directory(str(input_dir))
+    try:
+        ok, err, outputs, node_errors = asyncio.run(execution.validate_prompt("in-process", api, None))
+        if not ok:
+            raise SystemExit(f"the workflow does not validate: {err.get('message')} {node_errors}")
+        executor = execution.PromptExecutor(_NoServer())
+        executor.execute(api, "in-process", {}, outputs)
+        if not executor.success:
+            errors = [m for m in executor.status_messages if m[0] == "execution_error"]
+            detail = errors[0][1] if errors else executor.status_messages[-1:]
+            raise SystemExit(f"the workflow failed: {detail}")
+        return executor.history_result["outputs"]
+    finally:
+        folder_paths.set_output_directory(before[0])
+        folder_paths.set_temp_directory(before[1])
+        folder_paths.set_input_directory(before[2])
+
+
+def _video_frames(path: Path):
+    """The RGB frames of a video file (PyAV, which ComfyUI's video nodes use), as PIL images."""
+    import av
+
+    with av.open(str(path)) as container:
+        return [f.to_image() for f in container.decode(video=0)]
+
+
+def testbed_thumbnail(spec: dict, output_dir: Path, frames_per_row: int = 5):
+    """The Templates-browser card of a testbed workflow, from a real run: the workflow is run in-process
+    (:func:`run_in_process`) and every video it saves (ground truth, stock, Relaxation CFG, in graph order)
+    becomes a labelled row of ``frames_per_row`` frames spread over the clip, read back from the mp4 files.
+    Returns a PIL image of :data:`THUMB_SIZE`."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    _ui, api = build(spec, load_definitions())
+    results = run_in_process(api, output_dir)
+    rows = []
+    for nid, node in api.items():  # graph order: spec order
+        if node["class_type"] != "SaveVideo":
+            continue
+        items = [i for i in (results.get(nid) or {}).get("images", []) if str(i.get("filename", "")).endswith(".mp4")]
+        if not items:
+            raise SystemExit(f"{spec['name']}: SaveVideo node {nid} saved no mp4 ({results.get(nid)})")
+        item = items[0]
+        path = Path(output_dir) / item.get("subfolder", "") / item["filename"]
+        rows.append((node["_meta"]["title"], _video_frames(path)))
+    if not rows:
+        raise SystemExit(f"{spec['name']}: the workflow saves no video to make a thumbnail from")
+    width, height = THUMB_SIZE
+    label_h, gap = 20, 4
+    row_h = height // len(rows)
+    cell = min(width // frames_per_row, row_h - label_h - gap)
+    card = Image.new("RGB", THUMB_SIZE, (24, 24, 28))
+    draw = ImageDraw.Draw(card)
+    font = ImageFont.load_default(size=14)
+    x0 = (width - cell * frames_per_row) // 2
+    for r, (title, frames) in enumerate(rows):
+        y = r * row_h + (height - row_h * len(rows)) // 2
+        picks = [round(i * (len(frames) - 1) / max(1, frames_per_row - 1)) for i in range(frames_per_row)]
+        draw.text((x0 + 2, y + 2), f"{title}  (frames {', '.join(map(str, picks))})", fill=(235, 235, 235), font=font)
+        for i, k in enumerate(picks):
+            card.paste(frames[k].convert("RGB").resize((cell, cell), Image.LANCZOS), (x0 + i * cell, y + label_h))
+    return card
+
+
+def render_testbed_thumbnails(specs: list[dict]) -> list[Path]:
+    """Write ``workflows/<name>.jpg`` for the testbed ``specs`` from their own frames (:func:`testbed_thumbnail`):
+    with whatever weights are in ``nodes/testbed/weights/`` now, on the CPU, no browser needed."""
+    import tempfile
+
+    written = []
+    for spec in specs:
+        with tempfile.TemporaryDirectory(prefix="inertia-thumbnail-") as tmp:
+            card = testbed_thumbnail(spec, Path(tmp))
+        path = HERE / f"{spec['name']}.jpg"
+        card.save(path, "JPEG", quality=85, optimize=True, progressive=True)
+        written.append(path)
+    return written
+
+
 #: Frame the view on the group of the first pack node (ids from /object_info's python_module) outside the
-#: model-loading and checking groups: the patch, the mask builder or the FramePack sampler, at up to 100%.
+#: model-loading, source-media and checking groups: the patch, the mask builder or the FramePack sampler, at up to 100%.
 _FRAME_JS = """async clip => {
   const info = await (await fetch('/object_info')).json();
   const ours = new Set(Object.keys(info).filter(k => (info[k].python_module || '').includes('ComfyUI-Inertia')));
@@ -1046,7 +1243,7 @@ _FRAME_JS = """async clip => {
   const inside = (n, b) => n.pos[0] >= b[0] && n.pos[0] < b[0] + b[2] && n.pos[1] >= b[1] && n.pos[1] < b[1] + b[3];
   const groupOf = n => g._groups.find(gr => inside(n, box(gr)));
   const nodes = [...g._nodes].sort((a, b) => a.id - b.id).filter(n => ours.has(n.type) && groupOf(n));
-  const main = nodes.find(n => !/Load models|Check|Measure/.test(groupOf(n).title)) || nodes[0];
+  const main = nodes.find(n => !/Load models|source media|Check|Measure/.test(groupOf(n).title)) || nodes[0];
   const b = main ? box(groupOf(main)) : [0, 0, 1000, 750];
   const x0 = b[0] - 30, y0 = b[1] - 30, x1 = b[0] + b[2] + 30, y1 = b[1] + b[3] + 30;
   const rect = c.canvas.getBoundingClientRect();
@@ -1074,8 +1271,16 @@ def main(argv=None) -> int:
             print(path)
         return 0
     if "--thumbnails" in argv:
+        import fnmatch
+
         names = [a for a in argv if not a.startswith("--")]
-        for path in render_thumbnails(names or None):
+        specs = [s for s in ordered_specs() if not names or any(fnmatch.fnmatch(s["name"], n) for n in names)]
+        if names and not specs:
+            raise SystemExit(f"no workflow matches {names}")
+        others = [s["name"] for s in specs if not is_testbed(s)]
+        paths = render_testbed_thumbnails([s for s in specs if is_testbed(s)])
+        paths += render_thumbnails(others) if others else []
+        for path in paths:
             print(f"{path}  {path.stat().st_size // 1024} KB")
         return 0
     check = "--check" in argv

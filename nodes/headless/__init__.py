@@ -13,12 +13,13 @@ sweep's contact sheet and plot). One module per concern:
 * ``grid.py``: a sweep's ``--set`` values, resolved against the graph and expanded.
 * ``sweep.py``: the sweep: work queue over servers, change meter, manifest, tables.
 * ``figures.py``: the sweep's contact sheet and plot (Pillow).
-* ``demo.py``: demo mode: stand-in encoder nodes, CPU sizes, stand-in checkpoints (``nodes/standins``).
+* ``demo.py``: demo mode: stand-in encoder nodes, CPU sizes, stand-in checkpoints (``nodes/standins``); never
+  for a graph on the pack's own testbed weights (``server.runs_on_pack_weights``), which ``run`` queues by default.
 * ``comfy_env.py``: find ComfyUI and import the pack from outside ComfyUI; the one copy the tests
   (``tests/conftest.py``), the workflow builder (``workflows/build.py``) and the benchmarks use too.
 """
 
-from .cli import COMMANDS, main, output_root, run
+from .cli import COMMANDS, all_workflows, default_workflows, main, output_root, run
 from .client import (
     HeadlessError,
     ServerError,
@@ -56,15 +57,19 @@ from .server import (
     local_comfyui,
     media_sources,
     missing_model_files,
+    pack_model_dirs,
+    pack_model_file,
     required_model_files,
+    runs_on_pack_weights,
     stage_input_images,
     upload_media,
 )
 
 __all__ = ["COMMANDS", "DEMO_BANNER", "DEMO_CAPS", "DEMO_SIZES", "MEDIA_INPUTS", "MEDIA_PACKAGES", "MODEL_FOLDERS",
            "PACK_DIR", "TESTING_NODES", "HeadlessError", "LocalComfyUI", "ServerError", "UsageError", "WorkflowError",
-           "_get_json", "check_server", "download_outputs", "find_comfyui", "find_media", "format_validation_error",
-           "free_port", "input_images", "load_graph", "local_comfyui", "locate_comfyui", "main", "media_sources",
-           "missing_model_files", "output_root", "prepare_demo_models", "queue_workflow", "required_model_files",
-           "run", "server_alive", "server_problem", "stage_input_images", "standin_graph", "submit", "upload_media",
-           "wait_for", "write_standin_models"]
+           "_get_json", "all_workflows", "check_server", "default_workflows", "download_outputs", "find_comfyui",
+           "find_media", "format_validation_error", "free_port", "input_images", "load_graph", "local_comfyui",
+           "locate_comfyui", "main", "media_sources", "missing_model_files", "output_root", "pack_model_dirs",
+           "pack_model_file", "prepare_demo_models", "queue_workflow", "required_model_files", "run",
+           "runs_on_pack_weights", "server_alive", "server_problem", "stage_input_images", "standin_graph", "submit",
+           "upload_media", "wait_for", "write_standin_models"]

@@ -5,9 +5,14 @@ Commands (run from the pack's folder with the Python that runs ComfyUI)::
     # queue an API-format workflow on a running ComfyUI and save its outputs
     python -m nodes.headless queue workflows/api/wan21_t2v_relaxation_cfg.json --server 127.0.0.1:8188
 
-    # the main job (no file: every bundled workflow): queue on --server if one answers; otherwise start a local headless ComfyUI
-    # ($COMFYUI_PATH or ~/comfy/ComfyUI). Where the official model files are absent it runs in
-    # demo mode: tiny random-weight stand-ins, stand-in text conditioning, CPU-sized frames.
+    # the main job. No file: the testbed workflows (workflows/api/testbed_*.json), which run on the pack's own
+    # trained testbed weights with no downloads, on a CPU: stock vs Relaxation CFG mp4s and the change meter's plots.
+    # Queued on --server if one answers; otherwise a local headless ComfyUI is started ($COMFYUI_PATH or
+    # ~/comfy/ComfyUI).
+    python -m nodes.headless run
+
+    # an official-weights workflow (--all: every bundled one). Where its model files are absent it runs in demo
+    # mode: tiny random-weight stand-ins, stand-in text conditioning, CPU-sized frames.
     python -m nodes.headless run workflows/api/wan21_t2v_relaxation_cfg.json
 
     # a sweep: every combination queued on one or several servers, measured by the change meter,
@@ -38,6 +43,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -57,6 +63,17 @@ from .demo import DEMO_BANNER, TESTING_NODES, prepare_demo_models, standin_graph
 from .server import LocalComfyUI, has_cuda, missing_model_files, stage_input_images, upload_media
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+
+
+def default_workflows() -> list[Path]:
+    """What ``run`` queues without a file: the bundled testbed workflows (``workflows/api/testbed_*.json``), which
+    need no download (the pack ships their weights)."""
+    return sorted((PACK_DIR / "workflows" / "api").glob("testbed_*.json"))
+
+
+def all_workflows() -> list[Path]:
+    """Every bundled API workflow (``run --all``)."""
+    return sorted((PACK_DIR / "workflows" / "api").glob("*.json"))
 
 
 def resolve_workflow(path: Path) -> Path:
@@ -109,8 +126,10 @@ def _check_out(path: Path, flag: str = "--out") -> Path:
 def _queue_all(server: str, graphs: dict[str, dict], out_root: Path, timeout: float, where: str = "") -> None:
     for name, graph in graphs.items():
         print(f"queueing {name}{where}")
+        t0 = time.monotonic()
         _entry, files = queue_workflow(server, graph, out_root / name, timeout)
         print(f"  saved: {', '.join(map(str, files)) or 'nothing'}")
+        print(f"  {name} took {time.monotonic() - t0:.1f} s")
 
 
 def _writable_dir(path: Path) -> bool:
@@ -177,6 +196,7 @@ def run(workflows: list[Path], out_dir: Path | None, server: str | None, comfy_p
         HeadlessError: a bad file, folder or address; no ComfyUI found; a workflow refused or failed.
         TimeoutError: a workflow did not finish in ``timeout`` s.
     """
+    t_start = time.monotonic()
     graphs = {Path(p).stem: load_graph(resolve_workflow(Path(p))) for p in workflows}
     if out_dir is not None:
         _check_out(out_dir)
@@ -188,14 +208,17 @@ def run(workflows: list[Path], out_dir: Path | None, server: str | None, comfy_p
             for name, g in graphs.items():
                 graphs[name] = upload_media(server, g, find_comfyui(comfy_path), log=print)
             _queue_all(server, graphs, root, timeout, f" on {server}")
+            print(f"main job done in {time.monotonic() - t_start:.1f} s; outputs in {root}")
             return 0
         print(f"{problem}; starting a local ComfyUI instead")
     comfy_dir = _find_comfy(comfy_path)
     root = out_dir or _check_out(comfy_dir / "output" / "inertia", "the output folder")
     with local_session(graphs, comfy_dir, demo) as (srv, graphs, use_demo):
+        print(f"  ComfyUI ready after {time.monotonic() - t_start:.1f} s")
         _queue_all(srv, graphs, root, timeout)
     if use_demo:
         print(DEMO_BANNER)
+    print(f"main job done in {time.monotonic() - t_start:.1f} s (server start included); outputs in {root}")
     return 0
 
 
@@ -234,16 +257,28 @@ def _queue_command(a: argparse.Namespace) -> int:
 def add_run(sub) -> None:
     """``run [FILE…]``: the main job, see :func:`run`."""
     r = sub.add_parser("run", help="main job: queue on --server if it answers, else start a local ComfyUI "
-                                   "(demo mode where the official weights are absent)")
+                                   "(default: the testbed workflows, no downloads; demo mode where the official "
+                                   "weights of other workflows are absent)")
     r.add_argument("workflows", nargs="*", type=Path,
-                   help="API-format workflow JSON files (default: every bundled workflow in workflows/api/)")
+                   help="API-format workflow JSON files or names of bundled ones (default: the testbed workflows, "
+                        "workflows/api/testbed_*.json)")
+    r.add_argument("--all", dest="all_workflows", action="store_true",
+                   help="every bundled workflow in workflows/api/ (with no file given)")
     _common_options(r)
     r.add_argument("--server", default=None, help="use this running ComfyUI if it answers")
     r.add_argument("--comfyui", default=None, help="ComfyUI checkout to start (default: $COMFYUI_PATH, ~/comfy/ComfyUI)")
     r.add_argument("--demo", choices=["auto", "on", "off"], default="auto",
                    help="auto: demo mode only where official model files are missing")
-    r.set_defaults(func=lambda a: run(a.workflows or sorted((PACK_DIR / "workflows" / "api").glob("*.json")),
-                                      a.out, a.server, a.comfyui, a.demo, a.timeout))
+    r.set_defaults(func=_run_command)
+
+
+def _run_command(a: argparse.Namespace) -> int:
+    if a.workflows and a.all_workflows:
+        raise UsageError("give workflow files or --all, not both")
+    workflows = a.workflows or (all_workflows() if a.all_workflows else default_workflows())
+    if not workflows:
+        raise UsageError(f"no bundled workflow found in {PACK_DIR / 'workflows' / 'api'}; give a workflow file")
+    return run(workflows, a.out, a.server, a.comfyui, a.demo, a.timeout)
 
 
 def add_sweep(sub) -> None:

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from .client import WorkflowError
-from .server import required_model_files
+from .server import pack_model_file, required_model_files, runs_on_pack_weights
 
 #: the custom-node folder of the stand-in encoder nodes ``InertiaTestConditioning`` and ``InertiaTestClipVision``
 TESTING_NODES = Path(__file__).resolve().parents[1] / "standins" / "testing_nodes" / "inertia_testing"
@@ -43,12 +43,35 @@ DEMO_CAPS = {("ImageFromBatch", "length"): 9, ("InertiaVACEKeyframeBuilder", "le
              ("InertiaVACEExtensionBuilder", "generate"): 7}
 
 
+#: demo frame size of the FramePack start image (``InertiaFramePackImageToBucket`` always picks a ~640×640 bucket)
+DEMO_BUCKET = 64
+
+
+def _demo_bucket(g: dict) -> None:
+    """Replace each ``InertiaFramePackImageToBucket`` by a centre-cropping ``ImageScale`` to
+    :data:`DEMO_BUCKET` px (its width / height outputs, slots 1 and 2, become that number where they are linked)."""
+    buckets = {nid for nid, n in g.items() if n["class_type"] == "InertiaFramePackImageToBucket"}
+    for nid in buckets:
+        node = g[nid]
+        g[nid] = {"class_type": "ImageScale", "_meta": {"title": "start image at demo size"},
+                  "inputs": {"image": node["inputs"]["image"], "upscale_method": "bilinear", "width": DEMO_BUCKET,
+                             "height": DEMO_BUCKET, "crop": "center"}}
+    for node in g.values():
+        for key, value in node["inputs"].items():
+            if isinstance(value, list) and len(value) == 2 and value[0] in buckets and value[1] in (1, 2):
+                node["inputs"][key] = DEMO_BUCKET
+
+
 def standin_graph(graph: dict, cpu_sizes: bool = True) -> dict:
     """Replace text-encoder nodes by ``InertiaTestConditioning`` and shrink sizes; the rest is unchanged.
+    A graph on the pack's own weights (a testbed workflow, :func:`server.runs_on_pack_weights`) needs no
+    stand-in and is CPU-sized already: it comes back as it is.
 
     Returns a new API graph; ``graph`` is not modified.
     """
     g = copy.deepcopy(graph)
+    if runs_on_pack_weights(g):
+        return g
     loaders = {}
     for nid, node in g.items():
         if node["class_type"] == "CLIPLoader":
@@ -72,6 +95,7 @@ def standin_graph(graph: dict, cpu_sizes: bool = True) -> dict:
     for nid in vision:
         del g[nid]
     if cpu_sizes:
+        _demo_bucket(g)
         old_sizes = {nid: (n["inputs"].get("width"), n["inputs"].get("height")) for nid, n in g.items()
                      if n["class_type"] == "ImageScale"}
         for node in g.values():
@@ -104,6 +128,8 @@ def write_standin_models(graph: dict, model_root: Path) -> list[str]:
     for fname, folder in required_model_files(graph).items():
         target = model_root / folder / fname
         if target.exists() or folder in ("text_encoders", "clip_vision"):  # replaced by stand-in nodes
+            continue
+        if pack_model_file(fname, folder) is not None:  # shipped with the pack (the testbed): the real file
             continue
         if folder == "diffusion_models" and fname in by_file:
             standins.write_diffusion_model(by_file[fname], str(target.parent), fname)

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .. import testbed
 from .client import ServerError, WorkflowError, file_on_server, server_alive, upload_input
 from .comfy_env import PACK_DIR
 
@@ -155,12 +156,32 @@ def required_model_files(graph: dict) -> dict[str, str]:
             if key == "model_name" and node["class_type"] != "InertiaFramePackModelLoader":
                 continue
             if isinstance(ins.get(key), str):
-                found[ins[key]] = "clip_vision" if node["class_type"] == "CLIPVisionLoader" else folder
+                if node["class_type"] == "CLIPVisionLoader":
+                    folder = "clip_vision"
+                elif node["class_type"] == "InertiaTestbedVAELoader":
+                    folder = testbed.VAE_FOLDER
+                found[ins[key]] = folder
     return found
 
 
+def pack_model_dirs() -> dict[str, tuple[Path, ...]]:
+    """``{models folder kind: folders}`` that the pack registers with ComfyUI itself when it loads
+    (``nodes/testbed/comfy_nodes.py``): the testbed's shipped DiT is in ``diffusion_models``, its VAE in
+    ``inertia_testbed_vae``."""
+    return {"diffusion_models": (testbed.DIT_DIR,), testbed.VAE_FOLDER: (testbed.VAE_DIR,)}
+
+
+def pack_model_file(name: str, folder: str) -> Path | None:
+    """The file ``name`` of models folder kind ``folder`` where the pack ships it (the testbed's weights), or None."""
+    for d in pack_model_dirs().get(folder, ()):
+        if (Path(d) / name).is_file():
+            return Path(d) / name
+    return None
+
+
 def missing_model_files(graph: dict, comfy_dir: Path) -> list[str]:
-    """Model files the graph names that are in none of ComfyUI's ``models/`` folders for their kind.
+    """Model files the graph names that are in none of ComfyUI's ``models/`` folders for their kind, nor in the
+    folders the pack registers itself (:func:`pack_model_dirs`: the testbed's weights count as present).
 
     (Files reachable only through the user's own ``extra_model_paths.yaml`` count as missing here; the
     server started by :func:`local_comfyui` still loads that yaml, so a real run finds them.)
@@ -168,9 +189,18 @@ def missing_model_files(graph: dict, comfy_dir: Path) -> list[str]:
     models = comfy_dir / "models"
     missing = []
     for name, folder in required_model_files(graph).items():
+        if pack_model_file(name, folder) is not None:
+            continue
         if not any((models / d / name).is_file() for d in MODEL_FOLDERS.get(folder, (folder,))):
             missing.append(name)
     return missing
+
+
+def runs_on_pack_weights(graph: dict) -> bool:
+    """True when every model file ``graph`` loads ships with the pack (a testbed workflow): it needs no download
+    and no stand-in, and is CPU-sized as it is."""
+    files = required_model_files(graph)
+    return bool(files) and all(pack_model_file(n, f) is not None for n, f in files.items())
 
 
 def media_inputs(graph: dict) -> list[tuple[str, str, str]]:

@@ -461,3 +461,37 @@ def test_vace_timeline_draws_live_and_after_a_run(browser_page):
     page.screenshot(path=str(ARTIFACTS / "vace_mask_preview_after_run.png"))
     problems = _layout_problems(page.evaluate(_GEOMETRY_JS))
     assert not problems, problems
+
+
+def test_testbed_workflow_runs_from_the_page(browser_page):
+    """Right after install (this server has no models folder of its own: the pack's testbed weights are all it
+    has), the testbed template runs from the page: queued as a person presses Run, it saves the three mp4s and
+    both change meters show their plot in their node; after the run nothing overlaps."""
+    import time
+
+    page, _info, _errors, srv = browser_page
+    _load(page, _wf("testbed_disappear_ab"))
+    before = set(headless._get_json(srv, "/history"))
+    page.evaluate("() => window.app.queuePrompt(0, 1)")
+    deadline, entry = time.monotonic() + 300, None
+    while time.monotonic() < deadline and entry is None:
+        new = {k: v for k, v in headless._get_json(srv, "/history").items() if k not in before}
+        entry = next((v for v in new.values() if v.get("status", {}).get("completed") is not None), None)
+        time.sleep(1)
+    assert entry is not None, "the testbed workflow did not finish within 300 s"
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    prompt = entry["prompt"][2]
+    saves = [k for k, n in prompt.items() if n["class_type"] == "SaveVideo"]
+    files = [i["filename"] for k in saves for i in entry["outputs"].get(k, {}).get("images", [])]
+    assert len(saves) == 3 and len(files) == 3 and all(f.endswith(".mp4") for f in files), entry["outputs"]
+    meters = [int(k) for k, n in prompt.items() if n["class_type"] == "InertiaChangeMeter"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for meter in meters:  # the frontend loads a node's output image when it draws the node: bring each into view
+        _focus(page, meter)
+        page.wait_for_function("""id => { const n = window.app.graph.getNodeById(id);
+            return n.imgs && n.imgs.length && n.imgs[0].complete && n.imgs[0].naturalWidth > 0; }""", arg=meter,
+                               timeout=60_000)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / "testbed_after_run.png"))
+    problems = _layout_problems(page.evaluate(_GEOMETRY_JS))
+    assert not problems, problems

@@ -236,23 +236,109 @@ def test_evaluate_in_process_writes_a_scored_report(tb, tmp_path, comfy):
     assert s.name == "tu" and s.patches == [("TemporalUnlearning", {"sigma_blur": 0.6}), ("RelaxationCFG", {"beta": 1})]
 
 
-def test_testbed_workflow_spec_builds_and_validates_with_zero_downloads(tb, comfy):
-    """The A/B workflow spec (for workflows/build.py) validates in full against real node definitions: every
-    model file it names is found in the pack's registered folders."""
-    import asyncio
+def _workflow_build():
+    """``workflows/build.py``, loaded by path as the other workflow tests do."""
     import importlib.util
-
-    import execution
-
-    from comfyui_inertia.nodes.testbed import workflow_spec
 
     build_path = testbed.PACKAGE_DIR.parents[1] / "workflows" / "build.py"
     spec = importlib.util.spec_from_file_location("inertia_workflow_build_tb", build_path)
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
-    (wf,) = workflow_spec.testbed_specs()
-    ui, api = build.build(wf, comfy.NODE_CLASS_MAPPINGS)
+    return build
+
+
+@pytest.fixture(scope="module")
+def testbed_workflow(comfy):
+    """(build module, the testbed spec, its API graph as built, the API graph as shipped in workflows/api/)."""
+    import json
+
+    build = _workflow_build()
+    (wf,) = [s for s in build.SPECS if build.is_testbed(s)]
+    _ui, api = build.build(wf, comfy.NODE_CLASS_MAPPINGS)
+    shipped = json.loads((build.HERE / "api" / f"{wf['name']}.json").read_text())
+    return build, wf, api, shipped
+
+
+def _only(api: dict, class_type: str) -> str:
+    (nid,) = [k for k, n in api.items() if n["class_type"] == class_type]
+    return nid
+
+
+def test_testbed_workflow_spec_builds_and_validates_with_zero_downloads(tb, testbed_workflow, comfy, tmp_path):
+    """The testbed workflow of workflows/build.py (the one the main job runs by default) validates in full against
+    the real node definitions, with no error at all: every model file it names is the pack's own registered weights
+    (nothing to download), and the headless client's missing-file check counts them as present, so no demo mode."""
+    import asyncio
+
+    import execution
+    import folder_paths
+
+    from comfyui_inertia.nodes import headless
+
+    build, wf, api, shipped = testbed_workflow
+    assert shipped == api, "workflows/api is stale: run python workflows/build.py"
+    assert wf["name"].startswith("testbed_") and build.ordered_specs()[0]["name"] == wf["name"]
     ok, err, outputs, node_errors = asyncio.run(execution.validate_prompt("t", api, None))
-    assert ok, (err, node_errors)
-    kinds = {api[n]["class_type"] for n in api}
-    assert {"UNETLoader", "InertiaTestbedVAELoader", "InertiaRelaxationCFG", "InertiaChangeMeter", "SaveVideo"} <= kinds
+    assert ok and not node_errors, (err, node_errors)
+    assert sorted(api[o]["class_type"] for o in outputs) == ["InertiaChangeMeter"] * 2 + ["SaveVideo"] * 3
+    unet, vae = api[_only(api, "UNETLoader")], api[_only(api, "InertiaTestbedVAELoader")]
+    assert unet["inputs"]["unet_name"] == testbed.DEFAULT_DIT and vae["inputs"]["vae_name"] == testbed.DEFAULT_VAE
+    assert folder_paths.get_full_path("diffusion_models", testbed.DEFAULT_DIT) == str(testbed.DIT_DIR / testbed.DEFAULT_DIT)
+    assert folder_paths.get_full_path(testbed.VAE_FOLDER, testbed.DEFAULT_VAE) == str(testbed.VAE_DIR / testbed.DEFAULT_VAE)
+    empty_comfy = tmp_path / "ComfyUI"  # a fresh install: nothing in models/
+    (empty_comfy / "models").mkdir(parents=True)
+    assert headless.required_model_files(api) == {testbed.DEFAULT_DIT: "diffusion_models",
+                                                  testbed.DEFAULT_VAE: testbed.VAE_FOLDER}
+    assert headless.missing_model_files(api, empty_comfy) == []
+    assert headless.runs_on_pack_weights(api) and headless.standin_graph(api) == api  # no stand-ins, no shrinking
+    renamed = {k: {**n, "inputs": {**n["inputs"], "unet_name": "elsewhere.safetensors"}} if n["class_type"] == "UNETLoader"
+               else n for k, n in api.items()}
+    assert headless.missing_model_files(renamed, empty_comfy) == ["elsewhere.safetensors"]
+    assert not headless.runs_on_pack_weights(renamed)
+
+
+def test_testbed_workflow_is_a_fair_ab(testbed_workflow):
+    """Both branches sample the same start image, prompt, latent and seed with the same sampler settings; the B
+    branch's model is Relaxation CFG on the A branch's UNETLoader; every decoded branch is saved as an mp4 and
+    measured with the scene's first-frame object mask; the ground truth is saved too."""
+    _build, _wf, api, _shipped = testbed_workflow
+    unet, relax, scene, i2v = (_only(api, c) for c in ("UNETLoader", "InertiaRelaxationCFG", "InertiaTestbedScene",
+                                                       "WanImageToVideo"))
+    assert api[relax]["inputs"]["model"] == [unet, 0] and api[relax]["inputs"]["beta"] == 0.75
+    assert api[i2v]["inputs"]["start_image"] == [scene, 0]
+    assert (api[i2v]["inputs"]["width"], api[i2v]["inputs"]["height"], api[i2v]["inputs"]["length"]) == (128, 128, 17)
+    samplers = {n["inputs"]["model"][0]: n for n in api.values() if n["class_type"] == "KSampler"}
+    assert set(samplers) == {unet, relax}
+    stock, relaxed = samplers[unet]["inputs"], samplers[relax]["inputs"]
+    assert {k: v for k, v in stock.items() if k != "model"} == {k: v for k, v in relaxed.items() if k != "model"}
+    assert stock["positive"] == [i2v, 0] and stock["negative"] == [i2v, 1] and stock["latent_image"] == [i2v, 2]
+    pos = api[api[i2v]["inputs"]["positive"][0]]
+    assert pos["class_type"] == "InertiaTestbedTextEncode" and pos["inputs"]["text"] == [scene, 2]
+    ks_of = {k: n["inputs"]["model"][0] for k, n in api.items() if n["class_type"] == "KSampler"}
+    decoded = {}
+    for k, n in api.items():
+        if n["class_type"] == "VAEDecode":
+            decoded[ks_of[n["inputs"]["samples"][0]]] = k
+    assert set(decoded) == {unet, relax}
+    for dec in decoded.values():
+        videos = [k for k, n in api.items() if n["class_type"] == "CreateVideo" and n["inputs"]["images"] == [dec, 0]]
+        saves = [n for n in api.values() if n["class_type"] == "SaveVideo" and n["inputs"]["video"] == [videos[0], 0]]
+        assert len(videos) == 1 and len(saves) == 1 and saves[0]["inputs"]["format"] == "mp4"
+        meters = [n for n in api.values() if n["class_type"] == "InertiaChangeMeter" and n["inputs"]["images"] == [dec, 0]]
+        assert len(meters) == 1 and meters[0]["inputs"]["mask"] == [scene, 1]
+    gt = [k for k, n in api.items() if n["class_type"] == "CreateVideo" and n["inputs"]["images"] == [scene, 3]]
+    assert len(gt) == 1 and any(n["inputs"].get("video") == [gt[0], 0] for n in api.values())
+    titles = sorted(n["_meta"]["title"] for n in api.values() if n["class_type"] == "SaveVideo")
+    assert titles == ["Ground truth", "Relaxation CFG", "Stock"]  # the names of the files the main job writes
+
+
+def test_testbed_note_is_honest_about_the_preliminary_weights(testbed_workflow):
+    """The Templates-browser text and the note: a title, a one-line description, no download links, and the plain
+    statement that the shipped weights do not show Static Death robustly yet."""
+    build, wf, _api, _shipped = testbed_workflow
+    (meta,) = [t for t in build.template_index()[0]["templates"] if t["name"] == wf["name"]]
+    assert meta["title"] == wf["title"] and "no downloads" in meta["title"] and meta["description"]
+    note = build.note_text(wf)
+    assert "preliminary" in note and "does not" in note and "Static Death" in note
+    assert "nothing to download" in note and "huggingface" not in note
+    assert f"`{testbed.DEFAULT_DIT}`" in note and f"`{testbed.DEFAULT_VAE}`" in note

@@ -35,7 +35,10 @@ def test_api_workflow_validates_against_real_node_definitions(comfy, build_modul
 
     graph = json.loads(path.read_text())
     ok, err, _outputs, node_errors = asyncio.run(execution.validate_prompt("t", graph, None))
-    # model files and the example media are absent from this ComfyUI: only those errors are acceptable
+    # model files and the example media are absent from this ComfyUI: only those errors are acceptable; a
+    # testbed workflow runs on the pack's own weights and validates with no error at all
+    if path.stem.startswith("testbed_"):
+        assert ok and not node_errors, (err, node_errors)
     assert ok or err["type"] == "prompt_outputs_failed_validation", err
     model_inputs = {"unet_name", "vae_name", "clip_name", "clip_name1", "clip_name2", "model_name"}
     for nid, info in node_errors.items():
@@ -103,9 +106,13 @@ def test_note_speaks_to_users(build_module, path):
     assert "What to change" in note
     loaders = [v for n in wf["nodes"] for v in n.get("widgets_values") or [] if isinstance(v, str)
                and v in build_module.MODEL_URLS]
-    assert loaders
+    shipped = [v for n in wf["nodes"] for v in n.get("widgets_values") or [] if isinstance(v, str)
+               and v in build_module.pack_model_files()]
+    assert loaders or shipped
     for m in loaders:
         assert f"[{m}]({build_module.MODEL_URLS[m][0]}" in note, f"{path.stem}: {m} without its link"
+    if not loaders:  # a testbed workflow: every model file ships with the pack, and the note says so
+        assert "nothing to download" in note and all(f"`{m}`" in note for m in shipped), path.stem
     for n in wf["nodes"]:
         if n["type"] in ("LoadImage", "LoadVideo"):
             media = n["widgets_values"][0]
@@ -130,4 +137,73 @@ def test_template_metadata_and_order(build_module):
     with pytest.raises(SystemExit, match="TEMPLATE_ORDER"):
         build_module.ordered_specs([*build_module.SPECS, spec])
     testbed = {**build_module.SPECS[0], "name": "testbed_example"}
-    assert build_module.ordered_specs([*build_module.SPECS, testbed])[0]["name"] == "testbed_example"
+    order = [s["name"] for s in build_module.ordered_specs([*build_module.SPECS, testbed])]
+    first = [n.startswith("testbed_") for n in order]
+    assert "testbed_example" in order and first == sorted(first, reverse=True), order
+    assert names[0].startswith("testbed_")  # the shipped testbed workflow is the first template
+
+
+FRAMEPACK_API = sorted((REPO / "workflows" / "api").glob("framepack_*.json"))
+
+
+def _src(graph: dict, node: dict, name: str) -> tuple[str, int]:
+    link = node["inputs"][name]
+    assert isinstance(link, list), (node["class_type"], name, link)
+    return link[0], link[1]
+
+
+@pytest.mark.parametrize("path", FRAMEPACK_API, ids=lambda p: p.stem)
+def test_framepack_start_image_goes_through_the_bucket_node(comfy, build_module, path, tmp_path):
+    """As the FramePack app does: the start image is resized and centre-cropped to the nearest FramePack bucket by
+    InertiaFramePackImageToBucket before VAE and SigLIP encoding, and the end image to the same size (ImageScale
+    linked to the bucket's width / height). The workflow's own image nodes, run in-process by ComfyUI's executor on
+    the real example media, give a bucket-sized start image and an end image of the same size."""
+    from comfyui_inertia.nodes.pure import framepack_schedule as fs
+
+    graph = json.loads(path.read_text())
+    (sid,) = [k for k, n in graph.items() if n["class_type"] == "InertiaFramePackSectionSampler"]
+    sampler = graph[sid]
+    enc, slot = _src(graph, sampler, "start_latent")
+    assert graph[enc]["class_type"] == "VAEEncode" and slot == 0
+    bucket, slot = _src(graph, graph[enc], "pixels")
+    assert graph[bucket]["class_type"] == "InertiaFramePackImageToBucket" and slot == 0, graph[bucket]
+    vision, _ = _src(graph, sampler, "clip_vision_output")
+    assert graph[vision]["class_type"] == "CLIPVisionEncode" and graph[vision]["inputs"]["image"] == [bucket, 0]
+    load, _ = _src(graph, graph[bucket], "image")
+    assert graph[load]["class_type"] == "LoadImage"
+    keep = {load: graph[load], bucket: graph[bucket]}
+    shown = {"start": bucket}
+    if "end_latent" in sampler["inputs"]:
+        end_enc, _ = _src(graph, sampler, "end_latent")
+        end_px, _ = _src(graph, graph[end_enc], "pixels")
+        scale = graph[end_px]
+        assert scale["class_type"] == "ImageScale" and scale["inputs"]["crop"] == "center"
+        assert scale["inputs"]["width"] == [bucket, 1] and scale["inputs"]["height"] == [bucket, 2]
+        end_vision, _ = _src(graph, sampler, "end_clip_vision_output")
+        assert graph[end_vision]["inputs"]["image"] == [end_px, 0]
+        end_load, _ = _src(graph, scale, "image")
+        keep.update({end_px: scale, end_load: graph[end_load]})
+        shown["end"] = end_px
+    fixed = [n for n in graph.values() if n["class_type"] == "ImageScale" and not isinstance(n["inputs"]["width"], list)]
+    assert not fixed, f"{path.stem}: an image is still scaled to a fixed size: {fixed}"
+
+    # the image nodes of this workflow, run for real on the example media
+    sub = json.loads(json.dumps(keep))
+    for name, nid in shown.items():
+        sub[f"show_{name}"] = {"class_type": "PreviewImage", "inputs": {"images": [nid, 0]}}
+    inputs = tmp_path / "input"
+    build_module.stage_media(inputs, sorted({n["inputs"]["image"] for n in keep.values() if n["class_type"] == "LoadImage"}))
+    results = build_module.run_in_process(sub, tmp_path / "out", inputs)
+    from PIL import Image
+
+    sizes = {}
+    for name in shown:
+        item = results[f"show_{name}"]["images"][0]
+        sizes[name] = Image.open(tmp_path / "out" / "temp" / item["subfolder"] / item["filename"]).size  # (w, h)
+    src_w, src_h = Image.open(inputs / graph[load]["inputs"]["image"]).size
+    bh, bw = fs.nearest_bucket(src_h, src_w)
+    assert (bh, bw) in fs.BUCKETS_640 and sizes["start"] == (bw, bh), (sizes, (src_w, src_h))
+    assert (src_w, src_h) != (bw, bh)  # the example image really was resized (400×400 → 608×640)
+    if "end" in sizes:
+        assert sizes["end"] == sizes["start"]
+    assert "nearest bucket" in " ".join(results[bucket]["text"])
