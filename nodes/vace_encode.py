@@ -170,6 +170,12 @@ class VACELatentAlignedEncode(io.ComfyNode):
         text = cls.report(m, video, held, group, per_frame, L, trim)
         return io.NodeOutput(positive, negative, {"samples": latent}, trim, ui=ui.PreviewText(text))
 
+    @classmethod
+    def check_inputs(cls, width=832, height=480, length=81, batch_size=1, reference_image=None, **_):
+        """The node's own checks, run by the validation layer before ``execute`` (``execute`` runs them itself):
+        :meth:`check_sizes`. Raises :class:`InertiaInputError` naming the input."""
+        cls.check_sizes(width, height, length, batch_size, reference_image is not None)
+
     @staticmethod
     def check_sizes(width, height, length, batch_size, with_reference: bool = False) -> tuple[int, int, int, int]:
         """``(W, H, L, B)`` as ints, after the checks that must come before any allocation: whole

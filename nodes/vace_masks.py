@@ -88,8 +88,15 @@ class VACEKeyframeBuilder(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, images, length=81, indices="", anchor_edge="none", anchor_px=16, guide_video=None,
-                mask_layout=grid.STOCK_LAYOUT) -> io.NodeOutput:
+    def check_inputs(cls, images=None, length=81, indices="", anchor_edge="none", guide_video=None,
+                     mask_layout=grid.STOCK_LAYOUT, **_):
+        """The node's checks before anything is allocated (the validation layer runs them before ``execute``,
+        ``execute`` runs them itself): layout, batches, anchor edge, ``length`` in [1, 4097], indices, and
+        length × height × width ≤ :data:`limits.MAX_PIXELS`. Returns ``(images, guide_video, plan, notes)``:
+        ``images`` RGB ``[N, h, w, 3]`` centre-cropped to multiples of 16 (a view), ``guide_video`` RGB or ``None``.
+
+        Raises:
+            InertiaInputError: naming the input, the value and the bound."""
         grid.check_layout(mask_layout)
         images = _rgb(require_batch("images", images))
         notes: list[str] = []
@@ -106,6 +113,13 @@ class VACEKeyframeBuilder(io.ComfyNode):
         limits.check_pixels("length", plan.length, images.shape[1], images.shape[2],
                             "length × the height × width of 'images'",
                             "use a shorter length or smaller images (e.g. ImageScale)")
+        return images, guide_video, plan, notes
+
+    @classmethod
+    def execute(cls, images, length=81, indices="", anchor_edge="none", anchor_px=16, guide_video=None,
+                mask_layout=grid.STOCK_LAYOUT) -> io.NodeOutput:
+        images, guide_video, plan, notes = cls.check_inputs(images, length, indices, anchor_edge, guide_video,
+                                                            mask_layout)
         if guide_video is not None:
             guide_video = regions.center_crop(guide_video, images.shape[1], images.shape[2])
             if guide_video.shape[0] < plan.length:
@@ -154,7 +168,15 @@ class VACEExtensionBuilder(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, mode="firstframe", generate=80, first=None, last=None, mask_layout=grid.STOCK_LAYOUT) -> io.NodeOutput:
+    def check_inputs(cls, mode="firstframe", generate=80, first=None, last=None, mask_layout=grid.STOCK_LAYOUT,
+                     **_):
+        """The node's checks before anything is allocated (the validation layer runs them before ``execute``,
+        ``execute`` runs them itself): layout, mode, the batches it uses and their sizes, ``generate`` in
+        [0, 16384], the clip length ≤ 16384 and frames × height × width ≤ :data:`limits.MAX_PIXELS`. Returns
+        ``(first, last, plan, notes)``: RGB ``[N, h, w, 3]`` views (or ``None``) centre-cropped to multiples of 16.
+
+        Raises:
+            InertiaInputError: naming the input, the value and the bound."""
         grid.check_layout(mask_layout)
         uses_first, uses_last = tasks_time.extension_sides(mode)
         first = _rgb(require_batch("first", first)) if uses_first else None
@@ -181,6 +203,11 @@ class VACEExtensionBuilder(io.ComfyNode):
         limits.check_pixels("generate", plan.length, ref.shape[1], ref.shape[2],
                             "(known + generated frames) × the height × width of 'first'/'last'",
                             "generate fewer frames, or give shorter or smaller clips (e.g. ImageScale)")
+        return first, last, plan, notes
+
+    @classmethod
+    def execute(cls, mode="firstframe", generate=80, first=None, last=None, mask_layout=grid.STOCK_LAYOUT) -> io.NodeOutput:
+        first, last, plan, notes = cls.check_inputs(mode, generate, first, last, mask_layout)
         video, masks, lat = tasks_time.build_extension(plan, first, last, layout=mask_layout)
         report = _report("VACEExtensionBuilder", video, lat, notes,
                          [f"{mode}: known frames 0..{plan.first_frames - 1 if plan.first_frames else '-'} and "

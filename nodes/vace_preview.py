@@ -222,7 +222,13 @@ class VACELatentMaskPreview(io.ComfyNode):
         return N
 
     @classmethod
-    def execute(cls, control_masks, control_video=None, length=0, mask_layout=grid.STOCK_LAYOUT) -> io.NodeOutput:
+    def check_inputs(cls, control_masks=None, control_video=None, length=0, mask_layout=grid.STOCK_LAYOUT, **_):
+        """The node's checks before anything is drawn (the validation layer runs them before ``execute``,
+        ``execute`` runs them itself): layout, the mask batch ``[L, H, W]``, :meth:`check_length`, and the control
+        video's batch and size. Returns ``(masks, L)``: ``masks`` ``[L, H, W]`` and the pixel frames to preview.
+
+        Raises:
+            InertiaInputError: naming the input, the value and the bound."""
         grid.check_layout(mask_layout)
         masks = require_batch("control_masks", control_masks if control_masks is None or control_masks.ndim != 2
                               else control_masks.unsqueeze(0))
@@ -233,6 +239,11 @@ class VACELatentMaskPreview(io.ComfyNode):
         if control_video is not None:
             require_batch("control_video", control_video)
             require_same_size("control_video", control_video, "control_masks", masks)
+        return masks, L
+
+    @classmethod
+    def execute(cls, control_masks, control_video=None, length=0, mask_layout=grid.STOCK_LAYOUT) -> io.NodeOutput:
+        masks, L = cls.check_inputs(control_masks, control_video, length, mask_layout)
         image, summary = render_latent_preview(masks.float().cpu(), L, None if control_video is None else control_video.cpu(),
                                                layout=mask_layout)
         binary = regions.binarize(masks.float().cpu())

@@ -72,8 +72,15 @@ class VACERepaintBuilder(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, video, mask=None, bbox="", dilate_px=0, shape="as drawn", fill="gray",
-                mask_layout=grid.STOCK_LAYOUT) -> io.NodeOutput:
+    def check_inputs(cls, video=None, mask=None, bbox="", dilate_px=0, shape="as drawn", fill="gray",
+                     mask_layout=grid.STOCK_LAYOUT, **_):
+        """The node's checks before anything is allocated (the validation layer runs them before ``execute``,
+        ``execute`` runs them itself): layout, shape, fill, frames × height × width of ``video`` ≤
+        :data:`limits.MAX_PIXELS`, ``dilate_px`` ≥ 0, the boxes, and the mask's batch and size. Returns
+        ``(video, mask, boxes, dilate_px)``: ``video`` RGB ``[L, H, W, 3]`` (a view), ``mask`` ``[N, H, W]`` or ``None``.
+
+        Raises:
+            InertiaInputError: naming the input, the value and the bound."""
         grid.check_layout(mask_layout)
         video = _rgb(require_batch("video", video))
         if shape not in tasks_space.REPAINT_SHAPES:
@@ -87,7 +94,6 @@ class VACERepaintBuilder(io.ComfyNode):
         boxes = parse.parse_boxes(bbox)
         if mask is None and not boxes:
             raise InertiaInputError("mask", None, "connect a MASK or write a bbox", "is missing (and bbox is empty)")
-        notes: list[str] = []
         if mask is not None:
             if mask.ndim == 2:
                 mask = mask.unsqueeze(0)
@@ -97,6 +103,14 @@ class VACERepaintBuilder(io.ComfyNode):
                                         f"give at most {L0} masks (one per video frame) or a single static mask",
                                         f"is a longer batch than the video ({L0} frames)")
             require_same_size("mask", mask, "video", video)
+        return video, mask, boxes, dilate_px
+
+    @classmethod
+    def execute(cls, video, mask=None, bbox="", dilate_px=0, shape="as drawn", fill="gray",
+                mask_layout=grid.STOCK_LAYOUT) -> io.NodeOutput:
+        video, mask, boxes, dilate_px = cls.check_inputs(video, mask, bbox, dilate_px, shape, fill, mask_layout)
+        L0 = video.shape[0]
+        notes: list[str] = []
         video_c = _snap_time("video", video, notes)
         L = video_c.shape[0]
         video_c, dy, dx = _snap_space("video", video_c, notes)
@@ -151,8 +165,15 @@ class VACEOutpaintBuilder(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, video, mode="expand", direction="left,right", expand_ratio=0.25, scale=0.8,
-                mask_layout=grid.STOCK_LAYOUT) -> io.NodeOutput:
+    def check_inputs(cls, video=None, mode="expand", direction="left,right", expand_ratio=0.25, scale=0.8,
+                     mask_layout=grid.STOCK_LAYOUT, **_):
+        """The node's checks before anything is allocated (the validation layer runs them before ``execute``,
+        ``execute`` runs them itself): layout, mode, directions, ``expand_ratio``, and frames × height × width of
+        the outpainted canvas ≤ :data:`limits.MAX_PIXELS`. Returns ``(video, geo, notes, extra)``: ``video`` RGB
+        ``[L, h, w, 3]`` cut to 4n+1 frames and cropped to the source size (a view), ``geo`` the canvas geometry.
+
+        Raises:
+            InertiaInputError: naming the input, the value and the bound."""
         grid.check_layout(mask_layout)
         video = _rgb(require_batch("video", video))
         if mode not in tasks_space.OUTPAINT_MODES:
@@ -189,6 +210,12 @@ class VACEOutpaintBuilder(io.ComfyNode):
         limits.check_pixels("video", video.shape[0], geo.canvas_h, geo.canvas_w,
                             "the frames of 'video' × the height × width of the outpainted canvas",
                             "outpaint a shorter or smaller video (e.g. ImageScale), or a smaller expand_ratio")
+        return video, geo, notes, extra
+
+    @classmethod
+    def execute(cls, video, mode="expand", direction="left,right", expand_ratio=0.25, scale=0.8,
+                mask_layout=grid.STOCK_LAYOUT) -> io.NodeOutput:
+        video, geo, notes, extra = cls.check_inputs(video, mode, direction, expand_ratio, scale, mask_layout)
         out, masks, lat = tasks_space.build_outpaint(video, geo, mode, mask_layout)
         report = _report("VACEOutpaintBuilder", out, lat, notes, extra, thin_masks=lat[:1], masks=masks, layout=mask_layout)
         return _outputs(out, masks, report)
@@ -236,7 +263,13 @@ class VACEReferenceCrops(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, video, count=3, crop_size=0.4, placement="edges", direction="left,right", frame=-1) -> io.NodeOutput:
+    def check_inputs(cls, video=None, count=3, frame=-1, **_):
+        """The node's checks before anything is allocated (the validation layer runs them before ``execute``,
+        ``execute`` runs them itself): ``count`` in [1, 64], ``frame`` -1 or a frame of ``video``, and count ×
+        height × width ≤ :data:`limits.MAX_PIXELS`. Returns ``(video, count, frame)``, ``video`` RGB (a view).
+
+        Raises:
+            InertiaInputError: naming the input, the value and the bound."""
         video = _rgb(require_batch("video", video))
         L, H, W = video.shape[0], video.shape[1], video.shape[2]
         count = limits.whole("count", count, 1, limits.MAX_REFERENCE_CROPS,
@@ -247,6 +280,12 @@ class VACEReferenceCrops(io.ComfyNode):
                                     f"is out of range for the {L} frames of 'video'")
         limits.check_pixels("count", count, H, W, "count × the height × width of 'video' (one reference image each)",
                             "ask for fewer crops or use a smaller video (e.g. ImageScale)")
+        return video, count, frame
+
+    @classmethod
+    def execute(cls, video, count=3, crop_size=0.4, placement="edges", direction="left,right", frame=-1) -> io.NodeOutput:
+        video, count, frame = cls.check_inputs(video, count, frame)
+        L, H, W = video.shape[0], video.shape[1], video.shape[2]
         dirs = parse.parse_directions(direction) if placement == "edges" else parse.DIRECTIONS
         boxes = tasks_space.reference_crop_boxes(H, W, count, float(crop_size), placement, dirs)
         frames = tasks_space.spread_frames(len(boxes), L) if frame < 0 else [frame] * len(boxes)

@@ -13,6 +13,13 @@ per-node rules:
 * per node: :class:`InputRule` overrides (``INPUT_RULES``), :class:`SizeCap` bounds on products of size inputs
   (``SIZE_CAPS``, checked before anything is allocated) and a ``check_inputs(cls, **values)`` hook.
 
+The node's own checks answer first, at both stages: its ``validate_inputs`` when the prompt is queued, and at
+execution its ``validate_inputs`` (with the values it runs with) and ``check_inputs``; their messages know the
+node (the reason for a bound, the frames × pixels product, the fix). At execution only the presence and kind of
+the inputs are checked before them (a non-tensor where a link belongs, a 2-D IMAGE: the socket type says what
+belongs there); the layer's checks of values come after, and the content scans of tensors (NaN / ±inf) last,
+once every size is bounded, reading only the distinct memory cells of a broadcast view (:func:`check_execution`).
+
 Each failure is an :class:`~.pure.errors.InertiaInputError` naming the input, the value (shortened) and the fix.
 
 How it hooks into ComfyUI 0.3.64 (``execution.py``, ``comfy_api/internal``):
@@ -35,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from dataclasses import dataclass
 
 from comfy_api.latest import io
@@ -102,8 +110,11 @@ def _check_model(name: str, value):
     return value
 
 
-def check_value(cls, inp, value) -> None:
+def check_value(cls, inp, value, scans: list | None = None) -> None:
     """Check one present, non-``None`` input value of node ``cls`` against its schema input ``inp``.
+
+    ``scans``: a list that collects the finiteness scans of tensors instead of running them (see
+    :func:`~.pure.input_checks.check_finite_tensor`); ``None`` scans at once.
 
     Raises:
         InertiaInputError: the value does not fit the input (kind, range, finiteness, length, options).
@@ -131,40 +142,109 @@ def check_value(cls, inp, value) -> None:
     elif kind == "MODEL":
         _check_model(name, value)
     elif kind in ic.KIND_CHECKS:
-        ic.KIND_CHECKS[kind](name, value)
+        ic.KIND_CHECKS[kind](name, value, scans=scans)
+
+
+class NodeCheckError(InertiaInputError):
+    """A node's own ``validate_inputs`` refusing a value at execution: its message, raised as it wrote it.
+
+    ``validate_inputs`` returns text, not an exception; ``name`` is the input that text names (``input 'x'``, the
+    form :class:`InertiaInputError` writes), else the first input it was given whose name the text contains, else
+    the first input it was given.
+    """
+
+    def __init__(self, message: str, name: str):
+        ValueError.__init__(self, message)
+        self.name, self.value = name, None
+        self.fix = message.split("Fix: ", 1)[1] if "Fix: " in message else None
+
+
+def _own_validate(cls):
+    """The node's own ``validate_inputs`` function (the one :func:`checked` chained the layer to), or ``None``."""
+    vi = inspect.getattr_static(cls, "validate_inputs", None)
+    return getattr(getattr(vi, "__func__", None), "__inertia_own__", None)
+
+
+def check_own(cls, values: dict) -> None:
+    """The node's own checks with the values it will run with: its ``validate_inputs`` (given the inputs its
+    signature names; ComfyUI gives it only the literal ones when the prompt is queued), then its
+    ``check_inputs(**values)`` hook.
+
+    Raises:
+        InertiaInputError: what the node's own check raised, or :class:`NodeCheckError` with the text its
+            ``validate_inputs`` returned.
+        Exception: anything else an own check raised (a value it cannot read), for the caller to weigh.
+    """
+    own = _own_validate(cls)
+    if own is not None:
+        spec = inspect.getfullargspec(own)
+        given = values if spec.varkw else {k: v for k, v in values.items() if k in spec.args}
+        r = own(cls, **given)
+        if r is not True:
+            text = str(r)
+            named = re.search(r"input '([^']+)'", text)
+            words = [k for k in given if re.search(rf"(?<![A-Za-z0-9_]){re.escape(k)}(?![A-Za-z0-9_])", text)]
+            raise NodeCheckError(text, named.group(1) if named else (words or list(given) or [""])[0])
+    hook = getattr(cls, "check_inputs", None)
+    if hook is not None:
+        hook(**values)
 
 
 def check_execution(cls, provided: dict, values: dict | None = None) -> None:
-    """Every check of node ``cls`` before its ``execute`` runs.
+    """Every check of node ``cls`` before its ``execute`` runs, in this order:
+
+    1. presence and kind of the inputs: a required input that is ``None``, and for linked kinds (IMAGE, MASK,
+       LATENT, MODEL, …) the type, dimensions, dtype and emptiness, which the layer knows from the socket type
+       (so the node's own checks can read shapes safely);
+    2. the node's own checks (:func:`check_own`): its messages know the node (the reason for a bound, the
+       product of frames and pixels, the fix), so they answer before the layer's checks of values. An own check
+       that breaks on a value it cannot read (not an :class:`InertiaInputError`) leaves the answer to the layer;
+       if the layer finds nothing, that error is raised after all;
+    3. the widget values (range, finiteness, length, options) and the :class:`SizeCap` products;
+    4. only then the content scans of the linked tensors (NaN / ±inf), once every size is known to be bounded;
+       a broadcast view is scanned over its distinct memory cells only.
 
     Args:
         provided: the inputs ComfyUI (or a caller) passed, name → value.
-        values: the same plus the defaults of ``execute``'s signature (for :class:`SizeCap` and ``check_inputs``);
+        values: the same plus the defaults of ``execute``'s signature (for the own checks and :class:`SizeCap`);
             default ``provided``.
 
     Raises:
-        InertiaInputError: the first input that fails, in schema order.
+        InertiaInputError: the first input that fails.
     """
     schema = cls.FINALIZE_SCHEMA()
     values = provided if values is None else values
+    scans: list = []
+    widgets = []
     if not schema.is_input_list:
         for inp in schema.inputs:
             if inp.id not in provided:
                 continue
-            v = provided[inp.id]
+            v, kind = provided[inp.id], _io_type(inp)
             if v is None:
-                if inp.optional or inp.lazy or _io_type(inp) in ANY_TYPES:
+                if inp.optional or inp.lazy or kind in ANY_TYPES:
                     continue
-                kind = _io_type(inp)
                 raise InertiaInputError(inp.id, None, f"connect a {kind} output to '{inp.id}'"
                                         if kind not in WIDGET_TYPES else f"give '{inp.id}' a value",
                                         "is missing (None)")
-            check_value(cls, inp, v)
+            if kind in WIDGET_TYPES:
+                widgets.append((inp, v))
+            else:
+                check_value(cls, inp, v, scans)
+    broke = None
+    try:
+        check_own(cls, values)
+    except InertiaInputError:
+        raise
+    except Exception as e:  # noqa: BLE001  (a malformed value the layer names below)
+        broke = e
+    for inp, v in widgets:
+        check_value(cls, inp, v)
     for cap in getattr(cls, "SIZE_CAPS", None) or ():
         ic.check_product(cap.inputs, values, cap.max_product, cap.fix, cap.what)
-    hook = getattr(cls, "check_inputs", None)
-    if hook is not None:
-        hook(**values)
+    ic.run_scans(scans)
+    if broke is not None:
+        raise broke
 
 
 def check_literals(cls, values: dict) -> None:
@@ -238,7 +318,8 @@ def _checking_execute(func):
 
 def _chain_validate(func):
     """A node's own ``validate_inputs`` runs first (its messages know the node: "did you mean 'euler'?"), then the
-    layer's literal checks; an own check that breaks on a malformed value leaves the answer to the layer."""
+    layer's literal checks; an own check that breaks on a malformed value leaves the answer to the layer. The own
+    function stays reachable as ``__inertia_own__``: :func:`check_own` runs it again at execution."""
     spec = inspect.getfullargspec(func)
 
     def validate_inputs(cls, **kwargs):
@@ -251,6 +332,7 @@ def _chain_validate(func):
             return r
         return _validate_inputs(cls, **kwargs)
     setattr(validate_inputs, _MARK, True)
+    validate_inputs.__inertia_own__ = func
     return validate_inputs
 
 
@@ -303,8 +385,8 @@ class InertiaNode(io.ComfyNode):
     """Base class of the pack's nodes: ``io.ComfyNode`` whose subclasses are :func:`checked` when defined.
 
     Optional class attributes: ``INPUT_RULES`` (name → :class:`InputRule`), ``SIZE_CAPS`` (tuple of
-    :class:`SizeCap`) and a classmethod ``check_inputs(cls, **values)`` for rules across inputs, run at execution
-    after the schema checks.
+    :class:`SizeCap`) and a classmethod ``check_inputs(cls, **values)`` with the node's own checks (e.g. rules
+    across inputs, sizes before allocating), run at execution before the layer's checks (:func:`check_execution`).
     """
 
     def __init_subclass__(cls, **kwargs):

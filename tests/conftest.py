@@ -8,6 +8,8 @@
   headless client and ``workflows/build.py`` use too.
 * Fixtures build tiny random-weight checkpoints with the real key layouts and load them
   through ComfyUI's own ``load_diffusion_model`` (see ``nodes/standins/``).
+* Every test has a time limit (``tests/hang_guard.py``: 900 s, ``$INERTIA_TEST_TIMEOUT``): a hang fails that
+  test with a traceback instead of stalling the run.
 * Where to add a test: ``tests/README.md``.
 """
 
@@ -30,6 +32,14 @@ COMFYUI, COMFYUI_WHERE = comfy_env.locate_comfyui()
 if COMFYUI is not None:
     comfy_env.import_comfyui(COMFYUI, cpu=True)  # test modules import ComfyUI; the CPU device is selected
 NEEDS_COMFY_DIRS = ("inproc", "e2e")
+
+
+def pytest_configure(config):
+    """The per-test hang guard (``tests/hang_guard.py``): a test past ``$INERTIA_TEST_TIMEOUT`` (default 900 s)
+    fails with the traceback of where it hung, and the run goes on."""
+    from tests import hang_guard
+
+    config.pluginmanager.register(hang_guard, "inertia-hang-guard")
 
 
 def pytest_report_header(config):

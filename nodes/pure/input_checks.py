@@ -13,7 +13,9 @@ The kinds are ComfyUI's data types as plain Python / torch objects (as documente
 * INT, FLOAT, BOOLEAN, STRING and combo values, with ranges, finiteness and length caps.
 
 Every failure raises :class:`~.errors.InertiaInputError` naming the input, the value (shortened) and the fix.
-Tensors are checked for NaN / ±inf with one reduction (the exact count only when that reduction is not finite).
+Tensors are checked for NaN / ±inf with one reduction over their distinct memory cells (a broadcast view of
+10¹² entries costs what its base costs; the exact count only when that reduction is not finite); a caller may
+defer these content scans until every size and shape check has passed (``scans``, :func:`run_scans`).
 No ComfyUI import.
 """
 
@@ -148,17 +150,47 @@ def check_product(names: tuple[str, ...], values: dict, cap: int, fix: str, what
 
 # ----------------------------------------------------------------------------- tensors
 
+def unique_elements(t: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """``(u, k)``: the view ``u`` of ``t``'s distinct memory cells along its broadcast dimensions, and how many
+    entries of ``t`` each entry of ``u`` stands for.
+
+    A dimension of stride 0 (``expand``, broadcasting) repeats one cell, so ``u`` keeps size 1 there
+    (``torch.as_strided``, no copy): ``t`` holds ``k × u.numel()`` entries, each value of ``u`` exactly ``k``
+    times. A ``[1, 1, 1, 3]`` tensor expanded to ``[4097, 16384, 16384, 3]`` (1.1e12 entries) gives ``u`` of
+    3 entries and ``k = 4097 · 16384²``. Tensors without stride-0 dimensions (or not strided) come back as they
+    are, with ``k = 1``.
+    """
+    if t.layout != torch.strided or t.numel() == 0:
+        return t, 1
+    strides = t.stride()
+    sizes = [1 if st == 0 else n for n, st in zip(t.shape, strides)]
+    if sizes == list(t.shape):
+        return t, 1
+    u = t.as_strided(sizes, strides, t.storage_offset())
+    return u, t.numel() // u.numel()
+
+
 def _nonfinite_count(t: torch.Tensor) -> int:
-    """Number of NaN / ±inf entries of a floating tensor (0 for other dtypes)."""
+    """Number of NaN / ±inf entries of a floating tensor (0 for other dtypes), counted over its distinct
+    memory cells only (:func:`unique_elements`): exact, and as cheap for a broadcast view as for its base."""
     if not (t.is_floating_point() or t.is_complex()) or t.numel() == 0:
         return 0
-    if bool(torch.isfinite(t.sum())):  # one reduction; overflow of finite values falls through to the count
+    u, k = unique_elements(t)
+    if bool(torch.isfinite(u.sum())):  # one reduction; overflow of finite values falls through to the count
         return 0
-    return int((~torch.isfinite(t)).sum())
+    return k * int((~torch.isfinite(u)).sum())
 
 
-def check_finite_tensor(name: str, t: torch.Tensor, fix: str | None = None, value=None) -> torch.Tensor:
-    """Refuse a tensor with NaN or ±inf entries."""
+def check_finite_tensor(name: str, t: torch.Tensor, fix: str | None = None, value=None,
+                        scans: list | None = None) -> torch.Tensor:
+    """Refuse a tensor with NaN or ±inf entries.
+
+    With ``scans`` (a list), the scan is not done here but appended as ``(name, t, fix, value)`` for
+    :func:`run_scans`, so a caller can finish every size and shape check before any content is read.
+    """
+    if scans is not None:
+        scans.append((name, t, fix, value))
+        return t
     bad = _nonfinite_count(t)
     if bad:
         raise InertiaInputError(name, t if value is None else value,
@@ -168,24 +200,36 @@ def check_finite_tensor(name: str, t: torch.Tensor, fix: str | None = None, valu
     return t
 
 
+def run_scans(scans: list) -> None:
+    """The finiteness scans :func:`check_finite_tensor` deferred into ``scans``, in order.
+
+    Raises:
+        InertiaInputError: the first tensor with NaN or ±inf entries, naming its input.
+    """
+    for name, t, fix, value in scans:
+        check_finite_tensor(name, t, fix, value)
+
+
 def _need_tensor(name: str, value, kind: str, layout: str, fix: str) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise InertiaInputError(name, value, fix, f"is {a_type(value)}, not {kind} ({layout})")
     return value
 
 
-def _float_nonempty(name: str, t: torch.Tensor, kind: str, fix: str, value=None, allow_bool=False) -> torch.Tensor:
+def _float_nonempty(name: str, t: torch.Tensor, kind: str, fix: str, value=None, allow_bool=False,
+                    scans: list | None = None) -> torch.Tensor:
     v = t if value is None else value
     if not (t.is_floating_point() or (allow_bool and t.dtype == torch.bool)):
         raise InertiaInputError(name, v, fix, f"has dtype {str(t.dtype).replace('torch.', '')}; {kind} is a "
                                               "floating-point tensor")
     if t.numel() == 0:
         raise InertiaInputError(name, v, fix, f"is an empty {kind} (a dimension is 0)")
-    return check_finite_tensor(name, t, value=value)
+    return check_finite_tensor(name, t, value=value, scans=scans)
 
 
-def check_image(name: str, value) -> torch.Tensor:
-    """IMAGE: float ``[B, H, W, C]``, C ∈ {1, 3, 4}, non-empty, finite."""
+def check_image(name: str, value, scans: list | None = None) -> torch.Tensor:
+    """IMAGE: float ``[B, H, W, C]``, C ∈ {1, 3, 4}, non-empty, finite (the scan deferred into ``scans`` when
+    given: :func:`check_finite_tensor`)."""
     fix = f"connect an IMAGE output (Load Image, VAE Decode, …) to '{name}'"
     t = _need_tensor(name, value, "an IMAGE", "a float tensor [batch, height, width, channels]", fix)
     if t.ndim != 4:
@@ -195,22 +239,23 @@ def check_image(name: str, value) -> torch.Tensor:
     if t.shape[-1] not in (1, 3, 4):
         raise InertiaInputError(name, t, fix, f"has {t.shape[-1]} channels in its last dimension; an IMAGE is "
                                               "channels-last with 3 (RGB) or 4 (RGBA)")
-    return _float_nonempty(name, t, "IMAGE", fix)
+    return _float_nonempty(name, t, "IMAGE", fix, scans=scans)
 
 
-def check_mask(name: str, value) -> torch.Tensor:
-    """MASK: float (or bool) ``[H, W]`` or ``[B, H, W]``, non-empty, finite."""
+def check_mask(name: str, value, scans: list | None = None) -> torch.Tensor:
+    """MASK: float (or bool) ``[H, W]`` or ``[B, H, W]``, non-empty, finite (``scans``: see :func:`check_image`)."""
     fix = f"connect a MASK output (Load Image's mask, Solid Mask, Convert Image to Mask, …) to '{name}'"
     t = _need_tensor(name, value, "a MASK", "a float tensor [height, width] or [batch, height, width]", fix)
     if t.ndim not in (2, 3):
         hint = "; an IMAGE? convert it with Convert Image to Mask" if t.ndim == 4 else ""
         raise InertiaInputError(name, t, fix, f"is {t.ndim}-D; a MASK is [height, width] or "
                                               f"[batch, height, width]{hint}")
-    return _float_nonempty(name, t, "MASK", fix, allow_bool=True)
+    return _float_nonempty(name, t, "MASK", fix, allow_bool=True, scans=scans)
 
 
-def check_latent(name: str, value) -> dict:
-    """LATENT: a dict whose ``"samples"`` is a float tensor of ≥ 3 dims (``[B, C, H, W]``, ``[B, C, T, H, W]``)."""
+def check_latent(name: str, value, scans: list | None = None) -> dict:
+    """LATENT: a dict whose ``"samples"`` is a float tensor of ≥ 3 dims (``[B, C, H, W]``, ``[B, C, T, H, W]``),
+    finite, and a finite ``noise_mask`` if any (``scans``: see :func:`check_image`)."""
     fix = f"connect a LATENT output (VAE Encode, Empty Latent, a sampler, …) to '{name}'"
     if not isinstance(value, dict) or not isinstance(value.get("samples"), torch.Tensor):
         problem = ("is a dict without a 'samples' tensor" if isinstance(value, dict)
@@ -220,15 +265,16 @@ def check_latent(name: str, value) -> dict:
     if t.ndim < 3:
         raise InertiaInputError(name, t, fix, f"has {t.ndim}-D samples; a LATENT is [batch, channels, (frames,) "
                                               "height, width]")
-    _float_nonempty(name, t, "LATENT", fix)
+    _float_nonempty(name, t, "LATENT", fix, scans=scans)
     mask = value.get("noise_mask")
     if isinstance(mask, torch.Tensor):
-        check_finite_tensor(f"{name}.noise_mask", mask)
+        check_finite_tensor(f"{name}.noise_mask", mask, scans=scans)
     return value
 
 
-def check_conditioning(name: str, value) -> list:
-    """CONDITIONING: non-empty list of ``[tensor [B, tokens, dim], dict]``; every tensor in it finite."""
+def check_conditioning(name: str, value, scans: list | None = None) -> list:
+    """CONDITIONING: non-empty list of ``[tensor [B, tokens, dim], dict]``; every tensor in it finite (``scans``:
+    see :func:`check_image`)."""
     fix = f"connect a CONDITIONING output (CLIP Text Encode, …) to '{name}'"
     if not isinstance(value, (list, tuple)):
         raise InertiaInputError(name, value, fix, f"is {a_type(value)}, not CONDITIONING (a list of "
@@ -244,15 +290,16 @@ def check_conditioning(name: str, value) -> list:
         if t.ndim != 3:
             raise InertiaInputError(name, t, fix, f"has a {t.ndim}-D tensor in entry {i}; CONDITIONING tensors "
                                                   "are [batch, tokens, dim]")
-        _float_nonempty(name, t, "CONDITIONING", fix)
+        _float_nonempty(name, t, "CONDITIONING", fix, scans=scans)
         for key, extra in entry[1].items():
             if isinstance(extra, torch.Tensor):
-                check_finite_tensor(f"{name}[{i}].{key}", extra)
+                check_finite_tensor(f"{name}[{i}].{key}", extra, scans=scans)
     return value
 
 
-def check_sigmas(name: str, value) -> torch.Tensor:
-    """SIGMAS: 1-D float tensor of ≥ 2 finite noise levels σ ≥ 0 (at least one step)."""
+def check_sigmas(name: str, value, scans: list | None = None) -> torch.Tensor:
+    """SIGMAS: 1-D float tensor of ≥ 2 finite noise levels σ ≥ 0 (at least one step). A schedule is short: it is
+    scanned at once (``scans`` is not used), so NaN is named before a negative level."""
     fix = f"connect a SIGMAS output (BasicScheduler, …) with steps ≥ 1 and denoise > 0 to '{name}'"
     t = _need_tensor(name, value, "SIGMAS", "a 1-D float tensor of noise levels", fix)
     if t.ndim != 1:
@@ -268,8 +315,9 @@ def check_sigmas(name: str, value) -> torch.Tensor:
 CLIP_VISION_FIELDS = ("image_embeds", "last_hidden_state", "penultimate_hidden_states")
 
 
-def check_clip_vision_output(name: str, value):
-    """CLIP_VISION_OUTPUT: an object with at least one of :data:`CLIP_VISION_FIELDS` as a finite tensor."""
+def check_clip_vision_output(name: str, value, scans: list | None = None):
+    """CLIP_VISION_OUTPUT: an object with at least one of :data:`CLIP_VISION_FIELDS` as a finite tensor
+    (``scans``: see :func:`check_image`)."""
     fix = f"connect a CLIP_VISION_OUTPUT (CLIP Vision Encode) to '{name}'"
     found = [getattr(value, f, None) for f in CLIP_VISION_FIELDS]
     tensors = [t for t in found if isinstance(t, torch.Tensor)]
@@ -278,7 +326,7 @@ def check_clip_vision_output(name: str, value):
                                                   "(no image_embeds / last_hidden_state)")
     for f, t in zip(CLIP_VISION_FIELDS, found):
         if isinstance(t, torch.Tensor):
-            check_finite_tensor(f"{name}.{f}", t)
+            check_finite_tensor(f"{name}.{f}", t, scans=scans)
     return value
 
 
@@ -286,7 +334,7 @@ def _has_methods(value, methods) -> bool:
     return all(callable(getattr(value, m, None)) for m in methods)
 
 
-def check_vae(name: str, value):
+def check_vae(name: str, value, scans: list | None = None):
     """VAE: an object with ``encode`` or ``decode`` (ComfyUI's ``comfy.sd.VAE``; an encode-only stand-in passes)."""
     usable = _has_methods(value, ("encode",)) or _has_methods(value, ("decode",))
     if not usable or isinstance(value, (torch.Tensor, str, numbers.Number)):
@@ -295,7 +343,7 @@ def check_vae(name: str, value):
     return value
 
 
-def check_clip(name: str, value):
+def check_clip(name: str, value, scans: list | None = None):
     """CLIP: a text encoder with ``tokenize`` and ``encode_from_tokens`` (ComfyUI's ``comfy.sd.CLIP``)."""
     if not _has_methods(value, ("tokenize", "encode_from_tokens")):
         raise InertiaInputError(name, value, f"connect a CLIP output (Load CLIP, DualCLIPLoader) to '{name}'",
@@ -303,7 +351,7 @@ def check_clip(name: str, value):
     return value
 
 
-def check_sampler(name: str, value):
+def check_sampler(name: str, value, scans: list | None = None):
     """SAMPLER: an object with ``sample`` (ComfyUI's ``KSAMPLER``, e.g. from KSamplerSelect)."""
     if not _has_methods(value, ("sample",)) or isinstance(value, (torch.Tensor, str, numbers.Number)):
         raise InertiaInputError(name, value, f"connect a SAMPLER output (KSamplerSelect, …) to '{name}'",
@@ -311,7 +359,8 @@ def check_sampler(name: str, value):
     return value
 
 
-#: io type → check(name, value) for the linked (non-widget) kinds that need no ComfyUI import.
+#: io type → check(name, value, scans=None) for the linked (non-widget) kinds that need no ComfyUI import
+#: (``scans``: the finiteness scans deferred, see :func:`check_finite_tensor`; kinds without tensors ignore it).
 KIND_CHECKS = {
     "IMAGE": check_image,
     "MASK": check_mask,

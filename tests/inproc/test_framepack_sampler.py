@@ -292,9 +292,8 @@ def test_bad_settings_refused_at_validation_and_execution(fps, load_fp, change, 
     names = ("sampler_name", "steps", "distilled_guidance", "cfg", "shift")
     msg = fps.FramePackSectionSampler.validate_inputs(**{k: v for k, v in change.items() if k in names})
     assert isinstance(msg, str) and re.search(match, msg), msg
-    # at execution the pack's input layer (nodes/validation.py) answers first, in its own words, naming the input
-    name = next(iter(change))
-    with pytest.raises(InertiaInputError, match=f"(?s)({match})|(input '{name}' = .*Fix: )"):
+    # at execution too the node's own check answers first (nodes/validation.py runs it before the layer's)
+    with pytest.raises(InertiaInputError, match=match):
         run(fps, load_fp(), **change)
 
 
@@ -364,7 +363,7 @@ def test_conditioning_at_refuses_non_finite_seconds(fps, fpi):
     for kw, match in ((dict(start_seconds=float("nan")), r"'start_seconds' = nan is not a finite number"),
                       (dict(start_seconds=float("inf")), r"'start_seconds' = inf is not a finite number"),
                       (dict(start_seconds=1.0, end_seconds=float("nan")), r"'end_seconds' = nan is not a finite"),
-                      (dict(start_seconds=-2.0), r"'start_seconds' = -2.0 is (outside|negative; the range is) \[0, 1200\]"),
+                      (dict(start_seconds=-2.0), r"'start_seconds' = -2.0 is outside \[0, 1200\]"),
                       (dict(start_seconds=2.0, end_seconds=1.0), r"'end_seconds'.*ends before it starts")):
         with pytest.raises(InertiaInputError, match=match):
             at.execute(conditioning=c, **kw)
@@ -406,7 +405,7 @@ def test_image_to_bucket_resizes_and_centre_crops_like_the_original(fps, fpi):
     assert res.args[0] is same and "already a bucket" in res.ui.as_dict()["text"][0]
     with pytest.raises(InertiaInputError, match="'upscale_method' = 'cubic'"):
         fpi.FramePackImageToBucket.execute(image=same, upscale_method="cubic")
-    with pytest.raises(InertiaInputError, match=r"'image' = (tensor\[480, 832\] float32 is 2-D; an IMAGE is 4-D|'\(480, 832\)' is not an image batch)"):
+    with pytest.raises(InertiaInputError, match=r"'image' = tensor\[480, 832\] float32 is 2-D; an IMAGE is 4-D"):
         fpi.FramePackImageToBucket.execute(image=torch.rand(480, 832))
 
 

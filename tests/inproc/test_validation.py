@@ -5,8 +5,9 @@
   runs through ComfyUI's own call path (``PREPARE_CLASS_CLONE`` + ``make_locked_method_func``);
 * invalid inputs built from each node's schema (wrong Python types, literals where links belong, NaN / inf / empty
   / wrong-dim / integer tensors, out-of-range, NaN and huge numbers, over-long strings, unknown combo values,
-  None for required inputs) are refused *by the layer*, before the node's code, with an ``InertiaInputError``
-  naming the input;
+  None for required inputs) are refused before the node's execute runs, with an ``InertiaInputError`` naming the
+  input: by the node's own checks, which answer first, or by the layer (always for what the nodes do not check:
+  non-tensors where a link belongs, NaN / inf, integer dtypes, wrong dimensions);
 * literal values are refused at validation by ComfyUI's own ``validate_prompt`` (the HTTP 400 path), linked ones
   reach ``validate_inputs`` as None and pass to execution;
 * ``InertiaNode`` subclasses: rules, size caps, the ``check_inputs`` hook, a node's own ``validate_inputs``,
@@ -218,12 +219,30 @@ def invalid_values(inp, V, tnodes) -> list[tuple[str, object]]:
     return out
 
 
+def _one_fault(label: str, bad, like):
+    """A NaN / inf / integer-dtype tensor in the shape of the valid tensor ``like`` it replaces, so the malformation
+    is the case's only fault (a node's own checks across inputs, which answer first, compare sizes)."""
+    if label not in ("bad nan", "bad inf", "bad int_dtype") or not isinstance(bad, torch.Tensor) \
+            or not isinstance(like, torch.Tensor) or bad.shape == like.shape:
+        return bad
+    if label == "bad int_dtype":
+        return torch.zeros(like.shape, dtype=bad.dtype)
+    x = like.clone()
+    x.view(-1)[: max(1, x.numel() // 7)] = math.nan if label == "bad nan" else math.inf
+    return x
+
+
 def test_invalid_inputs_are_refused_by_the_layer_naming_the_input(V, pack_nodes, objects, tnodes):
-    counted = 0
+    """Refused before the node's execute runs, naming the input: by the node's own checks (answered first) or by
+    the layer; what the nodes' own checks do not look at (non-tensors where a link belongs, NaN / inf, integer
+    dtypes) by the layer."""
+    counted = layer_counted = 0
+    kind_of = V._io_type
     for node_id, cls in pack_nodes.items():
         base = valid_inputs(node_id, objects)
         for inp in cls.GET_SCHEMA().inputs:
             for label, bad in invalid_values(inp, V, tnodes):
+                bad = _one_fault(label, bad, base.get(inp.id))
                 with pytest.raises(InertiaInputError) as e:
                     comfy_call(cls, **{**base, inp.id: bad})
                 where = f"{node_id}.{inp.id} = {label}"
@@ -232,10 +251,17 @@ def test_invalid_inputs_are_refused_by_the_layer_naming_the_input(V, pack_nodes,
                 msg = str(e.value)
                 assert f"input '{e.value.name}'" in msg and "Fix:" in msg, f"{where}: {msg}"
                 assert len(msg) < 900, f"{where}: message not shortened ({len(msg)} characters)"
-                assert Path(e.traceback[-1].path).name in LAYER_FILES, \
-                    f"{where}: raised by {e.traceback[-1].path}, not by the validation layer: {msg}"
+                # refused before the node's execute ran: by the node's own checks (which the layer runs first at
+                # execution) or by the layer's
+                assert any(t.name == "check_execution" and Path(t.path).name == "validation.py" for t in e.traceback), \
+                    f"{where}: raised by {e.traceback[-1].path} outside the checks that run before execute: {msg}"
+                by_layer = Path(e.traceback[-1].path).name in LAYER_FILES and not isinstance(e.value, V.NodeCheckError)
+                if kind_of(inp) not in V.WIDGET_TYPES and label in ("int", "text", "float", "dict", "bad nan",
+                                                                   "bad inf", "bad int_dtype", "bad wrong_dims"):
+                    assert by_layer, f"{where}: raised by {e.traceback[-1].path}, not by the validation layer: {msg}"
                 counted += 1
-    assert counted > 500
+                layer_counted += by_layer
+    assert counted > 500 and layer_counted > 400, (counted, layer_counted)
 
 
 def test_messages_name_value_and_fix(V, pack_nodes, objects):
@@ -326,7 +352,8 @@ def test_literal_values_are_refused_at_validation_linked_ones_pass(comfy, V, pac
 
 def test_validate_inputs_sees_literals_and_none_for_links(comfy, V, tnodes):
     """What ComfyUI 0.3.64 passes to a V3 validate_inputs: literal values, None for every linked input; a node's own
-    validate_inputs runs after the layer's checks."""
+    validate_inputs runs before the layer's checks (its messages know the node), and again at execution with the
+    values the node runs with."""
     from comfy_api.latest import io
 
     seen = []
@@ -358,10 +385,14 @@ def test_validate_inputs_sees_literals_and_none_for_links(comfy, V, tnodes):
                                      "inputs": {"images": ["src", 0], "count": count}}}
             res = _validate(comfy, bad)
             assert res[0] is False and text in res[3]["t"]["errors"][0]["details"]
-        assert len(seen) == 2  # the node's own check ran only after the layer's passed
+        assert len(seen) == 3  # the node's own check ran first each time, also for count 9 (the layer refused it)
         # the linked value is checked when the node runs
         with pytest.raises(InertiaInputError, match="'images' = 5 is an int"):
             comfy_call(Probe, images=5, count=2)
+        # at execution the node's own validate_inputs answers first, with the linked value too, in its own words
+        with pytest.raises(V.NodeCheckError, match="^count 3 is reserved$") as e:
+            comfy_call(Probe, images=torch.rand(1, 8, 8, 3), count=3)
+        assert e.value.name == "count" and seen[-1]["count"] == 3
     finally:
         del comfy.NODE_CLASS_MAPPINGS["InertiaValidationProbe"]
 

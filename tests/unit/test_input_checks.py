@@ -4,6 +4,7 @@ No ComfyUI import."""
 import math
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -146,3 +147,55 @@ def test_finiteness_uses_one_reduction_and_counts_exactly_on_overflow():
     big[0, 0, 0, 0] = math.inf
     with pytest.raises(InertiaInputError, match="contains 1 NaN or infinite values"):
         ic.check_image("i", big)
+
+
+def _broadcast(base: torch.Tensor, *shape: int) -> torch.Tensor:
+    """``base`` expanded to ``shape`` (stride 0 on the broadcast dimensions): nothing is allocated."""
+    return base.expand(*shape)
+
+
+def test_broadcast_views_are_scanned_over_their_distinct_cells_exactly_and_fast():
+    """An IMAGE view of 1.1e12 entries over a 3-value base (what a node may get from an ``expand``): the scan reads
+    the 3 cells, not 1.1e12 entries (a full ``sum`` took over 20 minutes), and the count stays exact."""
+    n, h, w = 4097, 16384, 16384
+    clean = _broadcast(torch.full((1, 1, 1, 3), 0.5), n, h, w, 3)
+    assert clean.numel() > 10 ** 12
+    u, k = ic.unique_elements(clean)
+    assert tuple(u.shape) == (1, 1, 1, 3) and k == n * h * w and u.data_ptr() == clean.data_ptr()
+    t0 = time.perf_counter()
+    assert ic.check_image("images", clean) is clean
+    assert time.perf_counter() - t0 < 1.0
+    base = torch.full((1, 1, 1, 3), 0.5)
+    base[0, 0, 0, 1] = math.nan
+    t0 = time.perf_counter()
+    with pytest.raises(InertiaInputError) as e:
+        ic.check_image("images", _broadcast(base, n, h, w, 3))
+    assert time.perf_counter() - t0 < 1.0
+    assert e.value.name == "images"
+    assert str(e.value).startswith(f"ComfyUI-Inertia: input 'images' = tensor[{n}, {h}, {w}, 3] float32 contains "
+                                   f"{n * h * w} NaN or infinite values (of {n * h * w * 3})"), str(e.value)
+    # a partly broadcast view (a real time axis, one frame broadcast over space rows) counts each copy
+    frames = torch.rand(5, 1, 8, 3)
+    frames[2, 0, 4, 1] = math.inf
+    view = frames.expand(5, 6, 8, 3)
+    assert ic.unique_elements(view)[1] == 6
+    assert ic.unique_elements(view.contiguous())[1] == 1  # a real copy: every entry is its own cell
+    for t in (view, view.contiguous()):  # the same exact count on the view as on the copy
+        with pytest.raises(InertiaInputError, match=r"'images' = tensor\[5, 6, 8, 3\] float32 contains 6 NaN or "
+                                                    r"infinite values \(of 720\)"):
+            ic.check_image("images", t)
+
+
+def test_finiteness_scans_can_wait_for_the_size_checks():
+    """With ``scans``, a kind check keeps its shape checks and defers the content scan to :func:`run_scans`."""
+    nan = torch.full((1, 4, 4, 3), math.nan)
+    scans = []
+    assert ic.check_image("images", nan, scans=scans) is nan and len(scans) == 1
+    ic.check_latent("l", {"samples": torch.zeros(1, 4, 2, 2), "noise_mask": torch.full((1, 2, 2), math.inf)},
+                    scans=scans)
+    assert [s[0] for s in scans] == ["images", "l", "l.noise_mask"]
+    with pytest.raises(InertiaInputError, match="'images' = tensor.* is 2-D"):
+        ic.check_image("images", torch.zeros(4, 4), scans=scans)  # shape failures are not deferred
+    with pytest.raises(InertiaInputError, match=r"'images' = tensor\[1, 4, 4, 3\] float32 contains 48 NaN"):
+        ic.run_scans(scans)
+    ic.run_scans(scans[1:2])  # the finite latent passes
