@@ -26,7 +26,10 @@ def require_batch(name: str, x: torch.Tensor | None) -> torch.Tensor:
     :class:`InertiaInputError` naming input ``name``."""
     if x is None:
         raise InertiaInputError(name, None, f"connect an input to '{name}'", "is missing")
-    if x.ndim < 3 or x.shape[0] == 0 or x.numel() == 0:
+    if x.ndim < 3:
+        raise InertiaInputError(name, tuple(x.shape), f"connect a batch [N, H, W, …] to '{name}'",
+                                f"is {x.ndim}-D; a batch has at least 3 dimensions [N, H, W, …]")
+    if x.shape[0] == 0 or x.numel() == 0:
         raise InertiaInputError(name, tuple(x.shape), f"connect a non-empty batch to '{name}'", "is an empty batch")
     return x
 

@@ -155,7 +155,7 @@ class VACEExtensionBuilder(io.ComfyNode):
                 io.Combo.Input("mode", options=list(tasks_time.EXTENSION_MODES), default="firstframe",
                                tooltip="firstframe/lastframe/firstlastframe: single images; *clip: image batches "
                                        "(videos). 'first' comes before the generated frames, 'last' after them."),
-                io.Int.Input("generate", default=80, min=0, max=4096, step=1,
+                io.Int.Input("generate", default=80, min=0, max=limits.MAX_FRAMES, step=1,
                              tooltip="Frames to generate (VACE's expand_num); raised so the total length is 4n+1."),
                 io.Image.Input("first", optional=True,
                                tooltip="First image (frame modes; the first of the batch is used) or first clip [N,H,W,3]."),

@@ -17,6 +17,7 @@ import re
 import unicodedata
 
 from .errors import InertiaInputError
+from .input_checks import a_type
 
 #: Frame sides, in this order wherever a set of them is returned.
 DIRECTIONS = ("left", "right", "up", "down")
@@ -61,7 +62,7 @@ def _check_length(name: str, text, cap: int, fix: str) -> str:
     if text is None:
         return ""
     if not isinstance(text, str):
-        raise InertiaInputError(name, shown(repr(text)), fix, f"is a {type(text).__name__}, not text")
+        raise InertiaInputError(name, shown(repr(text)), fix, f"is {a_type(text)}, not text")
     if len(text) > cap:
         raise InertiaInputError(name, shown(text), f"shorten it to at most {cap:,} characters; {fix}",
                                 f"is {len(text):,} characters long, over the limit of {cap:,}")

@@ -141,7 +141,7 @@ def test_block_list_examples_and_messages():
         parse.parse_block_list("0000" + "1" + "0" * 18, 40)
     with pytest.raises(InertiaInputError, match="over the limit of 2,000"):
         parse.parse_block_list("0," * 1001, 40)
-    with pytest.raises(InertiaInputError, match="is a int, not text"):
+    with pytest.raises(InertiaInputError, match="is an int, not text"):
         parse.parse_block_list(5, 40)
 
 
