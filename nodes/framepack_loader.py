@@ -130,8 +130,11 @@ def model_path(model_name) -> str:
         raise InertiaInputError("model_name", short(model_name), fix_pick, "is not a file name")
     names = folder_paths.get_filename_list(MODEL_FOLDER)
     if model_name not in names:
+        listed = [n for n in names if "framepack" in n.lower()]
+        there = (f"the FramePack files there: {', '.join(listed[:4])}{' …' if len(listed) > 4 else ''}" if listed
+                 else "no file there has 'FramePack' in its name")
         raise InertiaInputError("model_name", short(model_name), fix_pick,
-                                f"is not a file in models/diffusion_models ({len(names)} files there)")
+                                f"is not a file in the diffusion_models folders ({there})")
     path = folder_paths.get_full_path(MODEL_FOLDER, model_name)
     roots = [os.path.abspath(r) for r in folder_paths.get_folder_paths(MODEL_FOLDER)]
     full = os.path.abspath(path) if path else None

@@ -97,8 +97,8 @@ def test_memory_estimate_counts_the_packed_context(fp, load_fp):
 
 
 @pytest.mark.parametrize("name,problem", [
-    (0, "is not a file name"), ("", "is not a file name"), ("../../../../etc/passwd", "is not a file in models/diffusion_models"),
-    ("/etc/passwd", "is not a file in models/diffusion_models"), ("no_such_framepack.safetensors", "is not a file in"),
+    (0, "is not a file name"), ("", "is not a file name"), ("../../../../etc/passwd", "is not a file in the diffusion_models folders"),
+    ("/etc/passwd", "is not a file in the diffusion_models folders"), ("no_such_framepack.safetensors", "is not a file in the diffusion_models folders (no file there has 'FramePack' in its name)"),
 ])
 def test_loader_refuses_unknown_names_at_validation_and_execution(fp, fp_dir, name, problem, fpl):
     msg = fpl.FramePackModelLoader.validate_inputs(model_name=name)
@@ -127,7 +127,7 @@ def test_loader_validation_through_core_answers_like_a_stock_loader(comfy, fp, f
 
     ok, errs = errors("../../../../etc/passwd")
     assert not ok and errs[0]["type"] == "custom_validation_failed" and errs[0]["extra_info"]["input_name"] == "model_name"
-    assert "'model_name' = '../../../../etc/passwd' is not a file in models/diffusion_models" in errs[0]["details"]
+    assert "'model_name' = '../../../../etc/passwd' is not a file in the diffusion_models folders" in errs[0]["details"]
     assert errors(framepack_standin.FRAMEPACK_STANDINS["framepack_i2v"]) == (True, [])
     assert fpl.FramePackModelLoader.validate_inputs(model_name=None) is True
     with pytest.raises(InertiaInputError, match="'model_name' = None is missing"):
