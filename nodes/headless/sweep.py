@@ -73,12 +73,32 @@ RESULTS = "results.jsonl"
 # ------------------------------------------------------------------------------------------ graph
 
 
-def frames_source(graph: dict, ref: str | None = None) -> list:
+def downstream(graph: dict, node_ids) -> set:
+    """Ids of the nodes that read, directly or through others, an output of any node in ``node_ids``
+    (``node_ids`` included)."""
+    readers: dict[str, set] = {}
+    for nid, node in graph.items():
+        for v in node.get("inputs", {}).values():
+            if isinstance(v, list) and len(v) == 2 and isinstance(v[0], str):
+                readers.setdefault(v[0], set()).add(nid)
+    seen, todo = set(), [str(n) for n in node_ids]
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo += readers.get(n, ())
+    return seen
+
+
+def frames_source(graph: dict, ref: str | None = None, swept=()) -> list:
     """The ``[node id, output index]`` of the decoded frames to measure.
 
     ``ref`` (``--frames``): ``NODE`` or ``NODE:INDEX`` (node id, title or class). Without it: the IMAGE of an
     existing change meter, else the IMAGE that feeds the first video / image save node, else the first
-    ``VAEDecode*`` node's output.
+    ``VAEDecode*`` node's output. ``swept``: one list of node ids per swept input (an axis sets every node it
+    names); the frames are then taken downstream of at least one node of every axis where any are (in an A/B
+    graph: the branch the sweep changes, not the stock one), else downstream of the non-replicate axes only
+    when ``swept`` gives those first (see :func:`run_sweep`).
 
     Raises:
         UsageError: ``ref`` names no node, or the graph has no frames to measure.
@@ -91,37 +111,52 @@ def frames_source(graph: dict, ref: str | None = None) -> list:
             raise UsageError(f"bad --frames {ref!r}: no node with that id, title or class type")
         return [ids[0], idx]
     order = sorted(graph, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
+    cands = []
     for cls, key in ((METER_CLASS, "images"), *FRAME_SINKS):
         for nid in order:
             link = graph[nid].get("inputs", {}).get(key)
             if graph[nid].get("class_type") in _class_names(cls) and isinstance(link, list) and len(link) == 2:
-                return [str(link[0]), int(link[1])]
-    for nid in order:
-        if graph[nid].get("class_type", "").startswith("VAEDecode"):
-            return [nid, 0]
-    raise UsageError("the workflow has no decoded frames to measure (no VAEDecode, no video or image save "
-                     "node); name the IMAGE with --frames NODE[:OUTPUT], or pass --no-meter")
+                cands.append([str(link[0]), int(link[1])])
+    cands += [[nid, 0] for nid in order if graph[nid].get("class_type", "").startswith("VAEDecode")]
+    if not cands:
+        raise UsageError("the workflow has no decoded frames to measure (no VAEDecode, no video or image save "
+                         "node); name the IMAGE with --frames NODE[:OUTPUT], or pass --no-meter")
+    groups = [[str(n) for n in ids] for ids in swept if ids]
+    for k in range(len(groups), 0, -1):
+        after = set.intersection(*(downstream(graph, ids) for ids in groups[:k]))
+        hit = [c for c in cands if c[0] in after]
+        if hit:
+            return hit[0]
+    return cands[0]
 
 
-def existing_meter(graph: dict) -> str | None:
-    """The id of the workflow's own change meter, if it has one."""
+def existing_meter(graph: dict, frames: list | None = None) -> str | None:
+    """The id of the workflow's own change meter (the one on ``frames``, where given), if it has one."""
     ids = [nid for nid, n in graph.items() if n.get("class_type") in _class_names(METER_CLASS)]
+    if frames is not None:
+        ids = [nid for nid in ids if graph[nid].get("inputs", {}).get("images") == list(frames)]
     return sorted(ids)[0] if ids else None
 
 
 def instrument(graph: dict, frames: list | None, frames_prefix: str, thumb_width: int = 160,
                fps: float = 16.0) -> dict:
-    """A copy of ``graph`` with the sweep's nodes: the change meter (unless the graph has one) with a
+    """A copy of ``graph`` with the sweep's nodes: the change meter (unless the graph has one on ``frames``) with a
     ``PreviewAny`` per float output (ids ``inertia_sweep_<metric>``), and the thumbnail WebP of ``frames``
-    saved under ``frames_prefix``. ``frames`` None: no meter and no thumbnails (``--no-meter``)."""
+    saved under ``frames_prefix``. ``frames`` None: no meter and no thumbnails (``--no-meter``). An added meter
+    takes the region mask and thresholds of the workflow's own meter on other frames, if there is one (an A/B
+    graph's other branch)."""
     g = json.loads(json.dumps(graph))
     if frames is None:
         return g
-    meter = existing_meter(g)
+    meter = existing_meter(g, frames)
     if meter is None:
         meter = METER_ID
+        inputs = {"fps": fps, "motion_threshold": 0.04, "dynamic_threshold": 0.01}
+        other = existing_meter(g)
+        if other is not None:
+            inputs.update({k: v for k, v in g[other]["inputs"].items() if k != "images"})
         g[meter] = {"class_type": METER_CLASS, "_meta": {"title": "sweep change meter"},
-                    "inputs": {"images": frames, "fps": fps, "motion_threshold": 0.04, "dynamic_threshold": 0.01}}
+                    "inputs": {**inputs, "images": list(frames)}}
     for name, idx in METRICS.items():
         g[f"inertia_sweep_{name}"] = {"class_type": "PreviewAny", "_meta": {"title": f"sweep {name}"},
                                       "inputs": {"source": [meter, idx]}}
@@ -563,7 +598,8 @@ def run_sweep(graph: dict, axes: list[Axis], servers: list[str], out_dir: Path, 
     Raises:
         UsageError: no frames to measure (see :func:`frames_source`). HeadlessError: every server dropped out.
     """
-    frames = frames_source(graph, frames_ref) if meter else None
+    swept = [a.node_ids for a in sorted(axes, key=lambda a: a.replicate)]  # the parameters first, then the seeds
+    frames = frames_source(graph, frames_ref, swept) if meter else None
     if metrics is None:
         metrics = ["motion_energy", "dynamic_degree"]
         own = existing_meter(graph)

@@ -47,6 +47,33 @@ def test_an_existing_meter_is_used():
     assert sweep.METER_ID not in out and out["inertia_sweep_remaining"]["inputs"]["source"] == ["20", 4]
 
 
+def test_an_ab_graph_is_measured_on_the_branch_the_sweep_changes():
+    """The testbed A/B graph has a meter on each branch: sweeping the Relaxation CFG branch's beta and seed must
+    measure that branch (its VAEDecode and its meter), not the stock branch that comes first."""
+    ab = json.loads((REPO / "workflows" / "api" / "testbed_disappear_ab.json").read_text())
+    relax = next(k for k, n in ab.items() if n["class_type"] == "InertiaRelaxationCFG")
+    ks_relax = next(k for k, n in ab.items() if n["class_type"] == "KSampler" and n["inputs"]["model"][0] == relax)
+    dec_relax = next(k for k, n in ab.items() if n["class_type"] == "VAEDecode" and n["inputs"]["samples"][0] == ks_relax)
+    meter_relax = next(k for k, n in ab.items() if n["class_type"] == "InertiaChangeMeter"
+                       and n["inputs"]["images"] == [dec_relax, 0])
+    axes = grid.build_axes(ab, ["InertiaRelaxationCFG.beta=0,1", f"{ks_relax}.seed=0..1"])
+    swept = [a.node_ids for a in sorted(axes, key=lambda a: a.replicate)]
+    frames = sweep.frames_source(ab, None, swept)
+    assert frames == [dec_relax, 0]
+    out = sweep.instrument(ab, frames, "p")
+    assert out["inertia_sweep_remaining"]["inputs"]["source"] == [meter_relax, 4]
+    # a seed axis that sets both KSamplers still leaves the beta axis to decide
+    both = grid.build_axes(ab, ["InertiaRelaxationCFG.beta=0,1", "KSampler.seed=0..1"])
+    assert sweep.frames_source(ab, None, [a.node_ids for a in sorted(both, key=lambda a: a.replicate)]) == [dec_relax, 0]
+    # no meter on the swept branch: the added one takes the other meter's region mask
+    del ab[meter_relax]
+    out = sweep.instrument(ab, frames, "p")
+    stock_meter = next(k for k, n in ab.items() if n["class_type"] == "InertiaChangeMeter")
+    assert out[sweep.METER_ID]["inputs"]["images"] == [dec_relax, 0]
+    assert out[sweep.METER_ID]["inputs"]["mask"] == ab[stock_meter]["inputs"]["mask"]
+    assert out["inertia_sweep_remaining"]["inputs"]["source"] == [sweep.METER_ID, 4]
+
+
 def test_job_keys_are_stable_and_distinct():
     axes = grid.build_axes(WAN, ["RelaxationCFG.beta=0,1", "KSampler.seed=0..1"])
     jobs = sweep.make_jobs(WAN, axes, "wan", ["10", 0], 160)
