@@ -18,6 +18,7 @@ Only where ``signal.SIGALRM`` exists (POSIX) and on the main thread; elsewhere t
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import os
 import signal
@@ -102,35 +103,31 @@ def _arm(item, when: str) -> object:
     return previous
 
 
-def _disarm(previous) -> None:
-    if previous is _OFF:
-        return
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, previous)
+@contextlib.contextmanager
+def _guarded(item, when: str):
+    """The alarm armed for phase ``when`` of ``item`` while the block runs, the previous handler put back after."""
+    previous = _arm(item, when)
+    try:
+        yield
+    finally:
+        if previous is not _OFF:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
-    previous = _arm(item, "setup")
-    try:
+    with _guarded(item, "setup"):
         return (yield)
-    finally:
-        _disarm(previous)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    previous = _arm(item, "call")
-    try:
+    with _guarded(item, "call"):
         return (yield)
-    finally:
-        _disarm(previous)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
-    previous = _arm(item, "teardown")
-    try:
+    with _guarded(item, "teardown"):
         return (yield)
-    finally:
-        _disarm(previous)

@@ -265,10 +265,7 @@ def train_vae(a: VAETrainArgs) -> dict:
         opt.zero_grad(set_to_none=True)
         try:
             with _autocast(device), amp.ctx():
-                if a.freeze_encoder:
-                    with torch.no_grad():
-                        mu = model.encode(x)
-                else:
+                with torch.set_grad_enabled(not a.freeze_encoder):
                     mu = model.encode(x)
                 z = mu + a.latent_noise * mu.detach().float().std() * noise
                 y = model.decode(z)
@@ -436,17 +433,25 @@ def _compact(ids: torch.Tensor, pad: int, length: int) -> torch.Tensor:
     return out
 
 
-def dit_input(xt: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+def dit_input(xt: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """The DiT's input in ComfyUI's Wan I2V convention: ``cat(x_t, mask, image)`` ``[B, 36, T, h, w]``.
 
     ``x_t``: the noisy latents ``[B, 16, T, h, w]``; ``cond``: the process_in'd latent of WanImageToVideo's
     conditioning video (start image, then 0.5 gray) ``[B, 16, T, h, w]``; the 4 mask channels are 1 on latent
     frame 0 (the start image's) and 0 elsewhere, i.e. ``1 − concat_mask`` as ``comfy/model_base.py``
-    ``WAN21.concat_cond`` builds it.
+    ``WAN21.concat_cond`` builds it (:func:`i2v_mask`; pass ``mask`` to build it once per run, not per step).
     """
-    mask = torch.zeros(xt.shape[0], 4, *xt.shape[2:], device=xt.device, dtype=xt.dtype)
+    if mask is None:
+        mask = i2v_mask(xt.shape[0], xt.shape[2:], xt.device)
+    return torch.cat([xt, mask.to(xt.dtype), cond.to(xt.dtype)], dim=1)
+
+
+def i2v_mask(batch: int, thw, device=None) -> torch.Tensor:
+    """The 4 mask channels of :func:`dit_input` for ``batch`` latents of ``thw`` = (latent frames, h, w):
+    ``[batch, 4, T, h, w]`` float32, 1 on latent frame 0 and 0 elsewhere."""
+    mask = torch.zeros(batch, 4, *thw, device=device)
     mask[:, :, 0] = 1.0
-    return torch.cat([xt, mask, cond.to(xt.dtype)], dim=1)
+    return mask
 
 
 def train_dit(a: DiTTrainArgs) -> dict:
@@ -499,6 +504,7 @@ def train_dit(a: DiTTrainArgs) -> dict:
     B = a.batch
     log.info(f"[dit {a.design} s{a.seed}] {n_params / 1e6:.2f}M params, pool {z.shape[0]}, hallucination rate "
           f"{h:.3f}, device {device}")
+    mask = i2v_mask(B, z.shape[2:], device)  # the same every step
     t0 = time.time()
     step, lr = 0, 0.0
     losses = LossLog(logf, f"dit {a.design} s{a.seed}", say_every=500)
@@ -529,7 +535,7 @@ def train_dit(a: DiTTrainArgs) -> dict:
         sigma = torch.where(shifted, a.shift * u / (1 + (a.shift - 1) * u), u).clamp(1e-4, 1.0)
         s = sigma.view(B, 1, 1, 1, 1)
         xt = s * noise + (1 - s) * x0
-        inp = dit_input(xt, cond)
+        inp = dit_input(xt, cond, mask)
         lr = _lr(step, frac, a.lr, a.warmup)
         for pg in opt.param_groups:
             pg["lr"] = lr
