@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,3 +54,55 @@ def setup(cpu: bool | None = None, comfy_args=()) -> Path:
 
     load_pack()
     return comfy_dir
+
+
+def random_state_dict(cls, device, dtype, seed: int = 0, **kw) -> dict:
+    """Random weights with the key layout of the ComfyUI model class ``cls(**kw)`` (built on the meta device):
+    norm weights and scales 1, every other tensor N(0, 0.02²), generated on ``device`` from ``seed``."""
+    import comfy.ops
+    import torch
+    with torch.device("meta"):
+        m = cls(operations=comfy.ops.disable_weight_init, **kw)
+    g = torch.Generator(device=device).manual_seed(seed)
+    sd = {}
+    for k, v in m.state_dict().items():
+        leaf = k.rsplit(".", 1)[-1]
+        if v.ndim <= 1 and ("norm" in k or leaf == "scale"):
+            sd[k] = torch.ones(v.shape, device=device, dtype=dtype)
+        else:
+            sd[k] = (torch.randn(v.shape, generator=g, device=device, dtype=torch.float32) * 0.02).to(dtype)
+    return sd
+
+
+def load_random_model(cls, device, dtype, **kw):
+    """A ComfyUI ModelPatcher loaded by ``comfy.sd.load_diffusion_model_state_dict`` from
+    :func:`random_state_dict` (so ComfyUI detects the model from its keys, as for a real file)."""
+    import comfy.sd
+    sd = random_state_dict(cls, device, dtype, **kw)
+    model = comfy.sd.load_diffusion_model_state_dict(sd, model_options={"dtype": dtype})
+    del sd
+    return model
+
+
+def timed_sample(model, latent, pos, neg, cfg, steps, cuda, sampler="euler", scheduler="simple"):
+    """Sample ``steps`` steps with ``comfy.sample.sample`` (seed 0); return ``(intervals, peak GiB, output)``:
+    the seconds between consecutive step callbacks (CUDA-synchronised, so the first step and loading are
+    excluded), ``torch.cuda.max_memory_allocated`` over the run (NaN on CPU) and the sampled latent."""
+    import comfy.sample
+    import torch
+    stamps = []
+
+    def cb(step, x0, x, total):
+        if cuda:
+            torch.cuda.synchronize()
+        stamps.append(time.perf_counter())
+
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    lat = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
+    noise = comfy.sample.prepare_noise(lat, 0)
+    out = comfy.sample.sample(model, noise, steps, cfg, sampler, scheduler, pos, neg, lat, callback=cb,
+                              disable_pbar=True, seed=0)
+    peak = torch.cuda.max_memory_allocated() / 2 ** 30 if cuda else float("nan")
+    return [b - a for a, b in zip(stamps, stamps[1:])], peak, out

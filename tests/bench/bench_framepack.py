@@ -164,6 +164,43 @@ class CallTimer:
             h.remove()
 
 
+def memory_helpers(cuda: bool):
+    """``(peak_reset, peak, free_all)``: reset the CUDA peak counter; the peak in GiB (None on CPU); unload every
+    model through ComfyUI's model management and empty the caches."""
+    import comfy.model_management as mm
+    import torch
+
+    def peak_reset():
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+
+    def peak():
+        return gib(torch.cuda.max_memory_allocated()) if cuda else None
+
+    def free_all():
+        mm.unload_all_models()
+        mm.cleanup_models()
+        gc.collect()
+        mm.soft_empty_cache()
+        if cuda:
+            torch.cuda.empty_cache()
+
+    return peak_reset, peak, free_all
+
+
+def wrapper_missing(opt, fpw: Path) -> str | None:
+    """Why kijai/ComfyUI-FramePackWrapper cannot run here (``--no-wrapper``, its files not in ``fpw``, diffusers or
+    accelerate missing), or None."""
+    if opt.no_wrapper:
+        return "--no-wrapper"
+    if not (fpw / "diffusers_helper" / "models" / "hunyuan_video_packed.py").is_file():
+        return f"wrapper files not found in {fpw} (extract kijai/ComfyUI-FramePackWrapper there)"
+    for dep in ("diffusers", "accelerate"):
+        if importlib.util.find_spec(dep) is None:
+            return f"python package '{dep}' missing (install .gpu/whl/diffusers-*.whl; accelerate)"
+    return None
+
+
 def summarize(sections: list) -> dict:
     """Per SDPA order over the warm sections: median s/call, s/section measured and at 25 steps."""
     out = {}
@@ -280,20 +317,7 @@ def main():
     lat_keys = ("clean_latents", "clean_latents_2x", "clean_latents_4x")
     idx_keys = ("latent_indices", "clean_latent_indices", "clean_latent_2x_indices", "clean_latent_4x_indices")
 
-    def peak_reset():
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-
-    def peak():
-        return gib(torch.cuda.max_memory_allocated()) if cuda else None
-
-    def free_all():
-        mm.unload_all_models()
-        mm.cleanup_models()
-        gc.collect()
-        mm.soft_empty_cache()
-        if cuda:
-            torch.cuda.empty_cache()
+    peak_reset, peak, free_all = memory_helpers(cuda)
 
     # =========================================================================== ours
     t0 = time.perf_counter()
@@ -404,15 +428,7 @@ def main():
 
     # =========================================================================== wrapper
     fpw = Path(opt.fpw)
-    why = None
-    if opt.no_wrapper:
-        why = "--no-wrapper"
-    elif not (fpw / "diffusers_helper" / "models" / "hunyuan_video_packed.py").is_file():
-        why = f"wrapper files not found in {fpw} (extract kijai/ComfyUI-FramePackWrapper there)"
-    else:
-        for dep in ("diffusers", "accelerate"):
-            if importlib.util.find_spec(dep) is None:
-                why = f"python package '{dep}' missing (install .gpu/whl/diffusers-*.whl; accelerate)"
+    why = wrapper_missing(opt, fpw)
     if why:
         res["wrapper"] = {"skipped": why}
         print(f"WRAPPER SKIPPED: {why}", file=sys.stderr)  # noqa: T201

@@ -47,6 +47,11 @@ Ours/wrapper with TeaCache on: 0.876 (17.11 / 19.53 s). Both TeaCaches ran the b
 EasyCache at its default reuse_threshold 0.2 skipped no step on these random weights; LazyCache was left out
 by the time budget. Peak 26.8 GiB (ours with TeaCache) vs 26.3 GiB.
 
+Our side again (H200, torch 2.11, ``--no-wrapper --budget-s 1000``, 141.7 s): no cache 27.88 s/section; TeaCache
+0.15 17.00 s (15 of 25 steps, rel L2 0.238, 1.64x); EasyCache 0.2 27.53 s and LazyCache 0.2 28.22 s, both with
+no step skipped (rel L2 0): at their node defaults neither skips on random full-size weights, whose output
+changes too much from step to step (on the tiny ``--small`` model both skip: 11 and 7 of 25 steps run).
+
 CPU smoke test (tiny model, timings mean nothing): ``python tests/bench/bench_framepack_cache.py --small --no-wrapper``.
 """
 
@@ -55,7 +60,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import importlib.util
 import json
 import sys
 import time
@@ -100,8 +104,8 @@ def main():
     import comfy.patcher_extension as pe
     from comfy_extras.nodes_easycache import EasyCacheNode, LazyCacheNode
 
-    from comfyui_inertia.nodes import framepack as fp
     from comfyui_inertia.nodes import framepack_cache as fc
+    from comfyui_inertia.nodes import framepack_loader as fp
     from comfyui_inertia.nodes import framepack_sampler as fps
     from comfyui_inertia.nodes import samplers
     from comfyui_inertia.nodes.pure import framepack_schedule as fs
@@ -134,20 +138,7 @@ def main():
            "latent_window_size": ws, "steps": steps, "sections": 1, "sampler": "flow UniPC bh1", "cfg": 1.0,
            "distilled_guidance": 10.0, "seed": opt.seed, "rel_l1_thresh": opt.thresh, "runs": {}, "left_out": []}
 
-    def peak_reset():
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-
-    def peak():
-        return bf.gib(torch.cuda.max_memory_allocated()) if cuda else None
-
-    def free_all():
-        mm.unload_all_models()
-        mm.cleanup_models()
-        gc.collect()
-        mm.soft_empty_cache()
-        if cuda:
-            torch.cuda.empty_cache()
+    peak_reset, peak, free_all = bf.memory_helpers(cuda)
 
     # =========================================================================== ours
     t0 = time.perf_counter()
@@ -202,13 +193,7 @@ def main():
 
     # =========================================================================== wrapper
     fpw = Path(opt.fpw)
-    why = None
-    if opt.no_wrapper:
-        why = "--no-wrapper"
-    elif not (fpw / "diffusers_helper" / "models" / "hunyuan_video_packed.py").is_file():
-        why = f"wrapper files not found in {fpw}"
-    elif any(importlib.util.find_spec(d) is None for d in ("diffusers", "accelerate")):
-        why = "diffusers / accelerate missing"
+    why = bf.wrapper_missing(opt, fpw)
     if why:
         res["wrapper"] = {"skipped": why}
     else:

@@ -25,13 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import setup  # noqa: E402  (shared ComfyUI / pack set-up)
+from bench_common import load_random_model, setup, timed_sample  # noqa: E402  (shared ComfyUI / pack set-up)
 
 
 def parse():
@@ -48,57 +47,6 @@ def parse():
     return p.parse_args()
 
 
-
-
-
-
-def random_sd(cls, device, dtype, **kw):
-    import comfy.ops
-    import torch
-    with torch.device("meta"):
-        m = cls(operations=comfy.ops.disable_weight_init, **kw)
-    g = torch.Generator(device=device).manual_seed(0)
-    sd = {}
-    for k, v in m.state_dict().items():
-        leaf = k.rsplit(".", 1)[-1]
-        if v.ndim <= 1 and ("norm" in k or leaf == "scale"):
-            sd[k] = torch.ones(v.shape, device=device, dtype=dtype)
-        else:
-            sd[k] = (torch.randn(v.shape, generator=g, device=device, dtype=torch.float32) * 0.02).to(dtype)
-    return sd
-
-
-def load(cls, device, dtype, **kw):
-    import comfy.sd
-    sd = random_sd(cls, device, dtype, **kw)
-    model = comfy.sd.load_diffusion_model_state_dict(sd, model_options={"dtype": dtype})
-    del sd
-    return model
-
-
-def timed_run(model, latent, pos, neg, cfg, steps, cuda):
-    """Sample ``steps`` euler steps; return (mean s/step excluding the first step, peak GiB, output)."""
-    import comfy.sample
-    import torch
-    stamps = []
-
-    def cb(step, x0, x, total):
-        if cuda:
-            torch.cuda.synchronize()
-        stamps.append(time.perf_counter())
-
-    if cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    lat = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
-    noise = comfy.sample.prepare_noise(lat, 0)
-    out = comfy.sample.sample(model, noise, steps, cfg, "euler", "simple", pos, neg, lat, callback=cb,
-                              disable_pbar=True, seed=0)
-    peak = torch.cuda.max_memory_allocated() / 2 ** 30 if cuda else float("nan")
-    intervals = [b - a for a, b in zip(stamps, stamps[1:])]
-    return intervals, peak, out
-
-
 def bench(name, model, latent, pos, neg, cfg, opts, cuda):
     from comfyui_inertia.nodes.temporal_unlearning import TemporalUnlearning
 
@@ -107,14 +55,14 @@ def bench(name, model, latent, pos, neg, cfg, opts, cuda):
                                          protect_anchor_frames=True).args[0]
     configs = {"stock": model, "temporal_unlearning": patched}
     for m in configs.values():  # warm-up: load, allocator, kernels
-        timed_run(m, latent, pos, neg, cfg, 2, cuda)
+        timed_sample(m, latent, pos, neg, cfg, 2, cuda)
     steps = {k: [] for k in configs}
     peaks = {k: 0.0 for k in configs}
     outs = {}
     for r in range(opts.rounds):
         order = list(configs) if r % 2 == 0 else list(reversed(configs))
         for k in order:
-            iv, peak, out = timed_run(configs[k], latent, pos, neg, cfg, opts.steps, cuda)
+            iv, peak, out = timed_sample(configs[k], latent, pos, neg, cfg, opts.steps, cuda)
             steps[k] += iv
             peaks[k] = max(peaks[k], peak)
             outs[k] = out
@@ -165,7 +113,7 @@ def main():
             cfgw = dict(model_type="t2v", dim=1536, ffn_dim=8960, num_heads=12, num_layers=30, text_dim=4096,
                         in_dim=16, out_dim=16)
             W, H, F = (int(v) for v in opts.wan_size.split("x"))
-        model = load(WanModel, device, dtype, **cfgw)
+        model = load_random_model(WanModel, device, dtype, **cfgw)
         latent = {"samples": torch.zeros(1, 16, (F - 1) // 4 + 1, H // 8, W // 8)}
         pos = [[torch.zeros(1, 512, 4096), {}]]
         neg = [[torch.zeros(1, 512, 4096), {}]]
@@ -182,7 +130,7 @@ def main():
                     depth=nd, depth_single_blocks=ns, axes_dim=[16, 56, 56], theta=256, patch_size=[1, 2, 2],
                     qkv_bias=True, guidance_embed=True, byt5=False, meanflow=False)
         W, H, F = (64, 64, 17) if opts.small else (int(v) for v in opts.hunyuan_size.split("x"))
-        model = load(HunyuanVideo, device, dtype, **cfgh)
+        model = load_random_model(HunyuanVideo, device, dtype, **cfgh)
         latent = {"samples": torch.zeros(1, 16, (F - 1) // 4 + 1, H // 8, W // 8)}
         pos = [[torch.zeros(1, 256, 4096), {"pooled_output": torch.zeros(1, 768), "guidance": 6.0}]]
         name = (f"hunyuanvideo-{'tiny' if opts.small else '13B'}-shaped {W}x{H}x{F}, "
