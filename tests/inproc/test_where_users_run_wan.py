@@ -3,7 +3,8 @@
 * fp8 weights: the stand-in loaded by core ``UNETLoader`` with ``weight_dtype`` fp8_e4m3fn (manual cast);
 * GGUF: a Q8_0 GGUF of the stand-in, written here with the ``gguf`` package and loaded by city96/ComfyUI-GGUF's
   ``UnetLoaderGGUF`` (its layers are ``GGMLOps``). The pack is never committed: it is copied at test time from
-  ``$INERTIA_GGUF_PACK`` (a checkout of https://github.com/city96/ComfyUI-GGUF), else the tests skip;
+  ``$INERTIA_GGUF_PACK`` (a checkout of https://github.com/city96/ComfyUI-GGUF), else from ComfyUI's own
+  ``custom_nodes/ComfyUI-GGUF`` (where users install it), else the tests skip;
 * core ``TorchCompileModel`` (``comfy_extras/nodes_torch_compile.py``);
 * an attention override installed the way KJNodes' Sage patch does (a function in
   ``transformer_options["optimized_attention_override"]`` that replaces the attention kernel), here plain SDPA;
@@ -133,12 +134,25 @@ def _write_gguf(sd: dict, path: str):
     w.close()
 
 
+def _find_gguf_pack(comfy) -> str | None:
+    """A city96/ComfyUI-GGUF checkout: ``$INERTIA_GGUF_PACK``, else where a user installs it, in the custom_nodes
+    folder of the ComfyUI under test (as ComfyUI-GGUF, or comfyui-gguf as comfy-cli names it)."""
+    import folder_paths
+
+    places = [os.environ.get("INERTIA_GGUF_PACK", "")]
+    for custom in folder_paths.get_folder_paths("custom_nodes"):
+        places += [os.path.join(custom, "ComfyUI-GGUF"), os.path.join(custom, "comfyui-gguf")]
+    return next((p for p in places if p and os.path.isfile(os.path.join(p, "nodes.py"))
+                 and os.path.isfile(os.path.join(p, "ops.py"))), None)
+
+
 @pytest.fixture(scope="module")
 def gguf_pack(comfy, tmp_path_factory):
     """city96/ComfyUI-GGUF imported as a custom node from a temporary custom_nodes copy of $INERTIA_GGUF_PACK."""
-    src = os.environ.get("INERTIA_GGUF_PACK")
-    if not src or not os.path.isfile(os.path.join(src, "nodes.py")):
-        pytest.skip("set INERTIA_GGUF_PACK to a checkout of city96/ComfyUI-GGUF to run the GGUF tests")
+    src = _find_gguf_pack(comfy)
+    if src is None:
+        pytest.skip("needs city96/ComfyUI-GGUF: install it in ComfyUI's custom_nodes, or set INERTIA_GGUF_PACK "
+                    "to a checkout of it")
     pytest.importorskip("gguf", reason="needs the gguf package (tests/requirements.txt)")
     dst = tmp_path_factory.mktemp("custom_nodes") / "ComfyUI-GGUF"
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".git"))
