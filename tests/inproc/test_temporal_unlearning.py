@@ -254,6 +254,34 @@ def test_window_gates_steps_by_sigma(comfy, load_standin):
     assert seen == {True, False}
 
 
+def test_window_holds_across_a_split_schedule(comfy, load_standin):
+    """Wan 2.2 A14B style: two KSamplerAdvanced runs split one 4-step schedule (steps 0-2 with leftover noise,
+    then 2-4), each on a Temporal Unlearning clone with the same window (A14B's two experts are two files of one
+    architecture; one stand-in serves both here). Every call is blurred exactly when its σ is at or above the
+    window's end σ of the live model_sampling, as in the unsplit run, though the second run sees only its
+    sub-schedule."""
+    base = load_standin("wan21_t2v")
+    m, probe = with_recorder(base)
+    pos, neg = standins.wan_text_conditioning(1), standins.wan_text_conditioning(2)
+    adv = comfy.KSamplerAdvanced()
+    with hooks(probe, dm_of(m)):
+        mid = adv.sample(tu(m, start_percent=0.0, end_percent=0.5), "enable", 0, 4, 6.0, "euler", "simple",
+                         pos, neg, wan_latent(), 0, 2, "enable")[0]
+        n_first = len(probe.of("self"))
+        adv.sample(tu(m, start_percent=0.0, end_percent=0.5), "disable", 0, 4, 6.0, "euler", "simple",
+                   pos, neg, mid, 2, 4, "disable")
+    lo = float(base.get_model_object("model_sampling").percent_to_sigma(0.5))
+    calls = probe.of("self")
+    assert 0 < n_first < len(calls)
+    first = {e["sigma"] >= lo for _, e in calls[:n_first]}
+    second = {e["sigma"] >= lo for _, e in calls[n_first:]}
+    for ctx, e in calls:
+        on = e["sigma"] >= lo
+        k_ref, v_ref = wan_expected(dm_of(m).blocks[ctx["idx"]].self_attn, ctx["x"], ctx["freqs"], 5, 0.6, (), on, on)
+        assert torch.allclose(e["k"], k_ref, atol=ATOL) and torch.allclose(e["v"], v_ref, atol=ATOL), (e["sigma"], on)
+    assert first | second == {True, False}, (first, second)
+
+
 def test_input_model_unchanged_and_stock_after(comfy, load_standin):
     base = load_standin("wan21_t2v")
     before = model_state(base)
