@@ -179,14 +179,14 @@ class VACELatentAlignedEncode(io.ComfyNode):
     @staticmethod
     def check_sizes(width, height, length, batch_size, with_reference: bool = False) -> tuple[int, int, int, int]:
         """``(W, H, L, B)`` as ints, after the checks that must come before any allocation: whole
-        numbers, width/height multiples of 8 in [8, 16384], length in [1, 16384], batch_size in
-        [1, 4096], ``L × H × W ≤`` :data:`limits.MAX_PIXELS` (the control video and masks) and the
+        numbers, width/height multiples of 8 in [16, 16384] (16: the schema minimum, as core WanVaceToVideo),
+        length in [1, 16384], batch_size in [1, 4096], ``L × H × W ≤`` :data:`limits.MAX_PIXELS` (the control video and masks) and the
         empty latent ``B × 16 × (T + reference) × H/8 × W/8 ≤`` :data:`limits.MAX_LATENT`.
         Raises :class:`InertiaInputError` naming the input."""
         grid_fix = "use a multiple of 16 (Wan works on 8 px VAE cells, 2x2 patches)"
         sides = []
         for name, v in (("width", width), ("height", height)):
-            v = limits.whole(name, v, grid.SPACE_STRIDE, limits.MAX_SIDE, f"{grid_fix}, at most {limits.MAX_SIDE}")
+            v = limits.whole(name, v, 2 * grid.SPACE_STRIDE, limits.MAX_SIDE, f"{grid_fix}, at most {limits.MAX_SIDE}")
             if v % grid.SPACE_STRIDE:
                 raise InertiaInputError(name, v, grid_fix, "is not a multiple of 8")
             sides.append(v)

@@ -546,8 +546,9 @@ def test_bad_input_errors_name_the_input(comfy, kw, name):
 
 @pytest.mark.parametrize("kw,name,message", [
     (dict(width=2**62), "width", "'width' = 4611686018427387904 is above the limit of 16384"),
-    (dict(width=-16), "width", "'width' = -16 is below 8"),
-    (dict(height=0), "height", "'height' = 0 is below 8"),
+    (dict(width=-16), "width", "'width' = -16 is below 16"),
+    (dict(height=0), "height", "'height' = 0 is below 16"),
+    (dict(width=8), "width", "'width' = 8 is below 16"),  # the schema's minimum (core WanVaceToVideo's), linked
     (dict(length=2**62), "length", "'length' = 4611686018427387904 is above the limit of 16384"),
     (dict(length=-3), "length", "'length' = -3 is below 1"),
     (dict(batch_size=-1), "batch_size", "'batch_size' = -1 is below 1"),
