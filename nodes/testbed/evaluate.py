@@ -125,6 +125,8 @@ def _register_file(folder: str, path: str) -> str:
     ``inertia_testbed_dit.safetensors``, and so is the shipped one, which is found first) is linked under a name
     of its own (``<its folder>__<name>``) in a per-process folder, so the name resolves to exactly ``path``.
     """
+    import atexit
+    import shutil
     import tempfile
 
     import folder_paths
@@ -141,13 +143,14 @@ def _register_file(folder: str, path: str) -> str:
     global _LINK_DIR
     if _LINK_DIR is None:
         _LINK_DIR = tempfile.mkdtemp(prefix="inertia_testbed_eval_")
+        atexit.register(shutil.rmtree, _LINK_DIR, True)  # the links only; the files they name stay
         folder_paths.add_model_folder_path(folder, _LINK_DIR, is_default=True)
     name = f"{p.parent.name}__{p.name}"
     link = Path(_LINK_DIR) / name
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(p)
-    folder_paths.filename_list_cache.pop(folder, None)
+    folder_paths.filename_list_cache.pop(folder, None)  # the folder changed within its mtime's resolution
     return name
 
 
