@@ -110,6 +110,7 @@ class InertiaChangeMeter(InertiaNode):
     def define_schema(cls):
         return io.Schema(
             node_id="InertiaChangeMeter",
+            is_experimental=True,  # research node: its inputs may still change
             display_name="Change / Disappearance Meter",
             category="Inertia/measure",
             is_output_node=True,

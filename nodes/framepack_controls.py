@@ -300,6 +300,7 @@ class FramePackHistoryControls(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="InertiaFramePackHistoryControls",
+            is_experimental=True,  # research node: its inputs may still change
             display_name="FramePack History Controls",
             category="Inertia/FramePack",
             description=(

@@ -76,6 +76,7 @@ class VACELatentAlignedEncode(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="InertiaVACELatentAlignedEncode",
+            is_experimental=True,  # research node: its inputs may still change
             display_name="WanVaceToVideo (latent-aligned)",
             category=CATEGORY,
             description=(

@@ -138,6 +138,38 @@ def unshuffle(lat):
 _CONDS = []
 
 
+def sample_vace(comfy, model, pos, neg, latent, trim, steps=2):
+    """Sample ``model`` (a VACE stand-in clone) with KSampler (euler, cfg 3, seed 0) on the outputs of a
+    WanVaceToVideo-style node; return ``(trimmed latent, [vace_context of each model call])``, the contexts read
+    by an ``APPLY_MODEL`` probe, the latent trimmed by core ``TrimVideoLatent``."""
+    from comfy.patcher_extension import WrappersMP
+    from comfy_extras.nodes_wan import TrimVideoLatent
+
+    seen = []
+
+    def probe(executor, x, t, *args, **kwargs):
+        seen.append(kwargs["vace_context"].detach().clone())
+        return executor(x, t, *args, **kwargs)
+
+    model.add_wrapper_with_key(WrappersMP.APPLY_MODEL, "test_probe", probe)
+    samples = comfy.common_ksampler(model, 0, steps, 3.0, "euler", "simple", pos, neg, latent)[0]
+    return TrimVideoLatent.execute(samples, trim).args[0]["samples"], seen
+
+
+def framepack_vision(seed=0, tokens=8):
+    """A SigLIP-shaped ``CLIP_VISION_OUTPUT`` (``last_hidden_state`` ``[1, tokens, 1152]``, N(0, 0.25), seeded)."""
+    import comfy.clip_vision
+
+    out = comfy.clip_vision.Output()
+    out["last_hidden_state"] = torch.randn(1, tokens, 1152, generator=torch.Generator().manual_seed(seed)) * 0.5
+    return out
+
+
+def framepack_start_latent(seed, h=8, w=8):
+    """A one-frame HunyuanVideo start LATENT ``[1, 16, 1, h, w]``, N(0, 1), seeded."""
+    return {"samples": torch.randn(1, 16, 1, h, w, generator=torch.Generator().manual_seed(seed))}
+
+
 def conds():
     if not _CONDS:
         _CONDS.extend([standins.wan_text_conditioning(1), standins.wan_text_conditioning(2)])

@@ -10,22 +10,12 @@ from comfyui_inertia.nodes import keys, standins
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 
+from .helpers import framepack_start_latent as lat
+from .helpers import framepack_vision as vision
 from .helpers import model_state, reference_scale
 
 SCALE = 0.476986  # HunyuanVideo latent_format.scale_factor (process_latent_in)
 WS, STEPS, SECONDS = 2, 2, 0.8  # 0.8 s · 30 / (2·4) = 3 sections
-
-
-def vision(seed=0, tokens=8):
-    import comfy.clip_vision
-
-    out = comfy.clip_vision.Output()
-    out["last_hidden_state"] = torch.randn(1, tokens, 1152, generator=torch.Generator().manual_seed(seed)) * 0.5
-    return out
-
-
-def lat(seed, h=8, w=8):
-    return {"samples": torch.randn(1, 16, 1, h, w, generator=torch.Generator().manual_seed(seed))}
 
 
 def run(fps, model, mode="inverted", end=False, seconds=SECONDS, positive=None, **kw):

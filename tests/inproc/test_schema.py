@@ -90,3 +90,14 @@ def test_node_ids_carry_the_pack_prefix_and_have_a_help_page(node_classes):
         if not page.is_file() or len(page.read_text().strip()) < 200:
             problems.append(f"{node_id}: no help page js/docs/{node_id}.md")
     assert not problems, "\n".join(problems)
+
+
+#: research nodes whose inputs may still change (V3 ``is_experimental``: ``/object_info`` says ``experimental``)
+EXPERIMENTAL = {"InertiaFramePackHistoryControls", "InertiaVACELatentAlignedEncode", "InertiaChangeMeter"}
+
+
+def test_research_nodes_are_marked_experimental(node_classes):
+    marked = {cls.GET_SCHEMA().node_id for cls in node_classes if cls.GET_SCHEMA().is_experimental}
+    assert marked == EXPERIMENTAL
+    info = next(cls for cls in node_classes if cls.GET_SCHEMA().node_id == "InertiaChangeMeter").GET_NODE_INFO_V1()
+    assert info.get("experimental") is True

@@ -17,6 +17,9 @@ import torch
 from comfyui_inertia.nodes import standins
 from comfyui_inertia.nodes.standins import framepack as framepack_standin
 
+from .helpers import framepack_start_latent as lat
+from .helpers import framepack_vision as vision
+
 _spec = importlib.util.spec_from_file_location(
     "unipc_reference", Path(__file__).resolve().parents[1] / "unit" / "unipc_reference.py")
 ref = importlib.util.module_from_spec(_spec)
@@ -27,18 +30,6 @@ STEPS, WS, SECONDS = 25, 2, 0.2  # 0.2 s · 30 / (2·4) → one section of 2 lat
 
 def rel(a, b):
     return float((a.double() - b.double()).norm() / b.double().norm())
-
-
-def vision(seed=0, tokens=8):
-    import comfy.clip_vision
-
-    out = comfy.clip_vision.Output()
-    out["last_hidden_state"] = torch.randn(1, tokens, 1152, generator=torch.Generator().manual_seed(seed)) * 0.5
-    return out
-
-
-def lat(seed, h=8, w=8):
-    return {"samples": torch.randn(1, 16, 1, h, w, generator=torch.Generator().manual_seed(seed))}
 
 
 def probe(model):

@@ -50,6 +50,7 @@ from .helpers import (
     layout_kw,
     rand_images,
     reads,
+    sample_vace,
     unshuffle,
 )
 
@@ -580,8 +581,6 @@ def test_sample_tiny_vace_with_aligned_outputs(comfy, load_standin, wan_vae):
     """Keyframes on single frames 0 and 8 (L = 9, 16x16) + reference → VACELatentAlignedEncode (real VAE)
     → KSampler on the tiny VACE stand-in (2 steps) → TrimVideoLatent. An APPLY_MODEL probe checks the
     model received this node's mask (latents 0 and 2 kept, which the stock node would generate)."""
-    from comfy.patcher_extension import WrappersMP
-    from comfy_extras.nodes_wan import TrimVideoLatent
 
     video, masks, _ = keyframe_video(9, [0, 8], seed=5)
     pos, neg, latent, trim = VACELatentAlignedEncode.execute(*conds(), wan_vae, 16, 16, 9, 1, 1.0, control_video=video,
@@ -589,15 +588,7 @@ def test_sample_tiny_vace_with_aligned_outputs(comfy, load_standin, wan_vae):
                                                              reference_image=rand_video(1, 16, 16, 6)).args
     assert trim == 1 and tuple(latent["samples"].shape) == (1, 16, 4, 2, 2)
     model = load_standin("wan21_vace").clone()
-    seen = []
-
-    def probe(executor, x, t, *args, **kwargs):
-        seen.append(kwargs["vace_context"].detach().clone())
-        return executor(x, t, *args, **kwargs)
-
-    model.add_wrapper_with_key(WrappersMP.APPLY_MODEL, "test_probe", probe)
-    samples = comfy.common_ksampler(model, 0, 2, 3.0, "euler", "simple", pos, neg, latent)[0]
-    out = TrimVideoLatent.execute(samples, trim).args[0]["samples"]
+    out, seen = sample_vace(comfy, model, pos, neg, latent, trim)
     assert tuple(out.shape) == (1, 16, 3, 2, 2) and bool(torch.isfinite(out).all())
     assert len(seen) == 2
     ctx = seen[0]  # [B, 1, 96, 1+3, 2, 2]: channels 32..95 the mask; frame 0 the reference

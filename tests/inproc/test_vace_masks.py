@@ -49,6 +49,7 @@ from .helpers import (
     latent_of,
     rand_images,
     reads,
+    sample_vace,
     unshuffle,
 )
 
@@ -345,8 +346,7 @@ def test_builders_on_a_real_template_video(comfy):
 def test_sample_tiny_vace_with_builder_outputs(comfy, load_standin, wan_vae):
     """Keyframes + anchor → WanVaceToVideo (real VAE, reference = crops collage) → KSampler on the tiny
     VACE stand-in → TrimVideoLatent. An APPLY_MODEL probe checks the model got the builder's mask."""
-    from comfy.patcher_extension import WrappersMP
-    from comfy_extras.nodes_wan import TrimVideoLatent, WanVaceToVideo
+    from comfy_extras.nodes_wan import WanVaceToVideo
 
     imgs = rand_images(2, 32, 32, seed=7)
     out = VACEKeyframeBuilder.execute(images=imgs, length=9, indices="0,-1", anchor_edge="top", anchor_px=16)
@@ -357,15 +357,7 @@ def test_sample_tiny_vace_with_builder_outputs(comfy, load_standin, wan_vae):
                                                     control_masks=masks, reference_image=col).args
     assert trim == 1 and tuple(latent["samples"].shape) == (1, 16, 4, 4, 4)
     model = load_standin("wan21_vace").clone()
-    seen = []
-
-    def probe(executor, x, t, *args, **kwargs):
-        seen.append(kwargs["vace_context"].detach().clone())
-        return executor(x, t, *args, **kwargs)
-
-    model.add_wrapper_with_key(WrappersMP.APPLY_MODEL, "test_probe", probe)
-    samples = comfy.common_ksampler(model, 0, 2, 3.0, "euler", "simple", pos, neg, latent)[0]
-    trimmed = TrimVideoLatent.execute(samples, trim).args[0]["samples"]
+    trimmed, seen = sample_vace(comfy, model, pos, neg, latent, trim)
     assert tuple(trimmed.shape) == (1, 16, 3, 4, 4) and bool(torch.isfinite(trimmed).all())
     assert len(seen) == 2
     ctx = seen[0]  # [B, 1, 96, T+1, 4, 4]: channels 32..95 are the mask, frame 0 the reference (mask 0)

@@ -12,7 +12,6 @@ import torch
 
 from comfyui_inertia.nodes.pure import framepack_history as fh
 from comfyui_inertia.nodes.pure import framepack_schedule as fs
-from comfyui_inertia.nodes.pure import parse
 from comfyui_inertia.nodes.pure.errors import InertiaInputError
 from tests.references import gauss_blur
 
@@ -138,16 +137,7 @@ def test_logit_bias_is_exact_reweighting():
 
 # ------------------------------------------------------------------------------ inputs
 
-def test_section_betas_parse_and_count():
-    assert parse.parse_section_betas("") == ()
-    assert parse.parse_section_betas(" 0.2, 0.2 ,0.75") == (0.2, 0.2, 0.75)
-    assert parse.parse_section_betas("0.2*2; 0.75 * 2 -0.5") == (0.2, 0.2, 0.75, 0.75, -0.5)
-    with pytest.raises(InertiaInputError, match="section_betas.*not a number"):
-        parse.parse_section_betas("0.2, x")
-    with pytest.raises(InertiaInputError, match="outside"):
-        parse.parse_section_betas("0.2, 1.5")
-    with pytest.raises(InertiaInputError, match="zero times"):
-        parse.parse_section_betas("0.2*0")
+def test_section_betas_count():  # the parser's own tests: tests/unit/test_parse.py
     assert fh.check_section_betas((0.1, 0.2, 0.3, 0.4), 4) == (0.1, 0.2, 0.3, 0.4)
     n = fs.section_count(5.0, 9)
     with pytest.raises(InertiaInputError, match=f"has 3 values but this video has {n} sections.*exactly {n}"):
