@@ -164,6 +164,23 @@ class CallTimer:
             h.remove()
 
 
+def start_comfyui(opt):
+    """Import ComfyUI (GPU when there is one, SDPA attention) and the pack; apply ``--small`` (64×64 px,
+    ``latent_window_size`` 2, 8 text tokens) to ``opt``. Returns ``(cuda, device, dtype, sync, shape_cfg)``:
+    bf16 on the GPU, float32 on the CPU; ``sync`` synchronises CUDA (a no-op on the CPU)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    setup(cpu=not cuda, comfy_args=["--use-pytorch-cross-attention"])
+    device = torch.device("cuda" if cuda else "cpu")
+    dtype = torch.bfloat16 if cuda else torch.float32
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    if opt.small:
+        opt.width = opt.height = 64
+        opt.ws, opt.text_len = 2, 8
+    return cuda, device, dtype, sync, SMALL if opt.small else FULL
+
+
 def memory_helpers(cuda: bool):
     """``(peak_reset, peak, free_all)``: reset the CUDA peak counter; the peak in GiB (None on CPU); unload every
     model through ComfyUI's model management and empty the caches."""
@@ -224,8 +241,7 @@ def main():
     opt = parse()
     import torch
 
-    cuda = torch.cuda.is_available()
-    setup(cpu=not cuda, comfy_args=["--use-pytorch-cross-attention"])
+    cuda, device, dtype, sync, shape_cfg = start_comfyui(opt)
     import comfy.clip_vision
     import comfy.ldm.modules.attention as comfy_attn
     import comfy.model_management as mm
@@ -238,13 +254,8 @@ def main():
     from comfyui_inertia.nodes.pure import framepack_schedule as fs
     from comfyui_inertia.nodes.standins import framepack as fstand
 
-    device = torch.device("cuda" if cuda else "cpu")
-    dtype = torch.bfloat16 if cuda else torch.float32
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    shape_cfg = SMALL if opt.small else FULL
     if opt.small:
-        opt.width = opt.height = 64
-        opt.ws, opt.steps, opt.text_len = 2, min(opt.steps, 3), 8
+        opt.steps = min(opt.steps, 3)
     ws, steps, n_sections = opt.ws, opt.steps, max(1, opt.sections)
     h, w = opt.height // 8, opt.width // 8
     seconds = n_sections * ws * fs.TIME_STRIDE / fs.FPS

@@ -67,7 +67,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_framepack as bf  # noqa: E402  (weights, timers, the wrapper import)
-from bench_common import setup  # noqa: E402
 
 T0 = time.perf_counter()
 
@@ -97,8 +96,7 @@ def main():
     opt = parse()
     import torch
 
-    cuda = torch.cuda.is_available()
-    setup(cpu=not cuda, comfy_args=["--use-pytorch-cross-attention"])
+    cuda, device, dtype, sync, shape_cfg = bf.start_comfyui(opt)
     import comfy.clip_vision
     import comfy.model_management as mm
     import comfy.patcher_extension as pe
@@ -111,13 +109,6 @@ def main():
     from comfyui_inertia.nodes.pure import framepack_schedule as fs
     from comfyui_inertia.nodes.standins import framepack as fstand
 
-    device = torch.device("cuda" if cuda else "cpu")
-    dtype = torch.bfloat16 if cuda else torch.float32
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    shape_cfg = bf.SMALL if opt.small else bf.FULL
-    if opt.small:
-        opt.width = opt.height = 64
-        opt.ws, opt.text_len = 2, 8
     ws, steps = opt.ws, opt.steps
     h, w = opt.height // 8, opt.width // 8
     seconds = ws * fs.TIME_STRIDE / fs.FPS  # one section
