@@ -11,7 +11,9 @@ sweep's contact sheet and plot). One module per concern:
   ``/upload/image``), with one-line errors (:class:`HeadlessError`).
 * ``server.py``: start a local headless ComfyUI on loopback; stage model folders and input media.
 * ``grid.py``: a sweep's ``--set`` values, resolved against the graph and expanded.
-* ``sweep.py``: the sweep: work queue over servers, change meter, manifest, tables.
+* ``sweep.py``: the sweep: the work queue over servers, progress, the entry point.
+* ``sweep_jobs.py``: what a sweep queues: each job's graph with the change meter attached, the results manifest.
+* ``sweep_report.py``: the sweep's per-cell table with 95 % intervals, contact sheet and plots.
 * ``figures.py``: the sweep's contact sheet and plot (Pillow).
 * ``demo.py``: demo mode: stand-in encoder nodes, CPU sizes, stand-in checkpoints (``nodes/standins``); never
   for a graph on the pack's own testbed weights (``server.runs_on_pack_weights``), which ``run`` queues by default.

@@ -323,7 +323,7 @@ def _media_graph(graphs: list[dict]) -> dict:
 
 
 def _sweep_command(a: argparse.Namespace) -> int:
-    from . import grid, sweep
+    from . import grid, sweep, sweep_jobs
 
     if a.sheet_frames < 1 or a.thumb_width < 8:
         raise UsageError("--sheet-frames must be ≥ 1 and --thumb-width ≥ 8")
@@ -336,7 +336,7 @@ def _sweep_command(a: argparse.Namespace) -> int:
     if a.out is not None:
         _check_out(a.out)
     if a.meter:
-        sweep.frames_source(graph, a.frames)  # a graph with nothing to measure fails before any server is asked
+        sweep_jobs.frames_source(graph, a.frames)  # a graph with nothing to measure fails before any server is asked
     opts = dict(metrics=a.metrics, frames_ref=a.frames, meter=a.meter, thumb_width=a.thumb_width,
                 frames_per_row=a.sheet_frames, timeout=a.timeout)
     if a.servers:

@@ -6,7 +6,8 @@ Static Death, so the pack's nodes can be measured on CPU with zero downloads.
 * :mod:`.models`: the VAE (ComfyUI's ``comfy.ldm.wan.vae.WanVAE`` at a small width, wrapped as a normal
   ``comfy.sd.VAE``) and the DiT (``comfy.ldm.wan.model.WanModel``, in_dim 36) builders.
 * :mod:`.comfy_nodes`: the graph nodes (VAE loader, text encoder, scene source) and the model folders.
-* :mod:`.train`: ``python -m nodes.testbed.train`` (VAE, latents, DiTs; loss logs).
+* :mod:`.train`: ``python -m nodes.testbed.train`` (VAE, latents, DiTs; loss logs), the command line and pipeline over
+  :mod:`.train_vae`, :mod:`.train_dit` (latent pool, DiT, the training conventions) and :mod:`.train_common`.
 * :mod:`.evaluate`: sampling through real ComfyUI graph nodes and the metrics, as JSON.
 * ``weights/``: the shipped safetensors (``weights/vae``, ``weights/diffusion_models``).
 

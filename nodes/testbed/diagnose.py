@@ -1,7 +1,7 @@
 """Why a trained testbed DiT does what it does: per-latent-frame errors and the prompt's effect (CPU, seconds).
 
 Three readings on held-out scenes, each from real ComfyUI objects (``UNETLoader``, the testbed VAE,
-``WanImageToVideo``, ``KSampler``) and the training conventions of :func:`.train.dit_input`:
+``WanImageToVideo``, ``KSampler``) and the training conventions of :func:`.train_dit.dit_input`:
 
 * ``x0``: one-step x0 prediction error (latent MSE per latent frame) at given σ, the noisy input built from the
   scene's true latents: how well the DiT denoises, frame by frame;
@@ -41,7 +41,7 @@ def diagnose(comfy_nodes, dit: str, vae_path: str, n: int = 4, sigmas=(0.3, 0.7,
              steps: int = 20) -> dict:
     """The three readings for one DiT on held-out scenes ``0 … n−1`` (*stays*); returns them as a dict."""
     from . import evaluate as ev
-    from .train import dit_input
+    from .train_dit import dit_input
 
     model = ev.load_dit(comfy_nodes, dit)
     vae = ev.load_vae(comfy_nodes, vae_path)

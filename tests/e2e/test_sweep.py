@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from comfyui_inertia.nodes import headless
-from comfyui_inertia.nodes.headless import sweep as sweep_mod
+from comfyui_inertia.nodes.headless import sweep_jobs
 
 REPO = Path(__file__).resolve().parents[2]
 #: t_{0.975, 2}: the two-sided 95 % Student-t quantile for 3 seeds (published tables: 4.303)
@@ -135,7 +135,7 @@ def test_sweep_two_servers_identical_results_and_resume(two_servers, tmp_path):
         row = rows[job["key"]]
         other = next(s for s in two_servers if s != row["server"])
         entry, files = headless.queue_workflow(other, job["prompt"], tmp_path / "again" / job["slug"], timeout=120)
-        assert sweep_mod.read_metrics(entry) == row["metrics"]  # exact float equality
+        assert sweep_jobs.read_metrics(entry) == row["metrics"]  # exact float equality
         again = {f.suffix: f for f in files if f.suffix in (".mp4", ".webp")}  # not the meter's preview plot
         mine = {Path(p).suffix: out / p for p in row["files"]}
         assert set(again) == set(mine) == {".mp4", ".webp"}

@@ -16,7 +16,7 @@ from comfyui_inertia.nodes.pure import toyworld as tw
 
 #: Regression bounds for the shipped, preliminary weights (nodes/testbed/weights/PROVENANCE.json). They are below
 #: the issue's targets on purpose and say so: the VAE's held-out PSNR target is 28 dB (the shipped VAE: 29.5 dB mean
-#: on the four scenes tested here, 25.7 dB mean over the 32 held-out videos of `train.vae_psnr`), and a 'stays'
+#: on the four scenes tested here, 25.7 dB mean over the 32 held-out videos of `train_vae.vae_psnr`), and a 'stays'
 #: video should keep its object above KEPT_ABOVE = 0.7 (the shipped DiT: 0.58 on the scene tested here).
 VAE_PSNR_REGRESSION = 27.0
 STAYS_PRESENCE_REGRESSION = 0.45
@@ -145,13 +145,13 @@ def test_evaluate_loads_the_dit_file_it_is_given_not_the_shipped_one_of_the_same
 
 
 def test_training_convention_is_what_comfyui_samples(tb, vae, comfy):
-    """The conventions the DiT is trained with (``train.dit_input``, timestep σ·1000, prediction noise − x0,
+    """The conventions the DiT is trained with (``train_dit.dit_input``, timestep σ·1000, prediction noise − x0,
     process_in'd latents, zeros for the empty prompt) are the ones ComfyUI samples with: KSampler (euler, simple,
     cfg 5) on the WanImageToVideo conditioning equals an Euler loop written with them around the raw WanModel."""
     from comfy import sample as comfy_sample
     from comfy import samplers as comfy_samplers
 
-    from comfyui_inertia.nodes.testbed import train
+    from comfyui_inertia.nodes.testbed import train_dit
 
     ev = tb[1]
     _, r, prompts = tw.heldout_scenes(1, "disappears")
@@ -172,7 +172,7 @@ def test_training_convention_is_what_comfyui_samples(tb, vae, comfy):
         x = comfy_sample.prepare_noise(lat["samples"], 3) * sigmas[0]
         for i in range(steps):
             s = sigmas[i]
-            inp = train.dit_input(x, cond).to(dtype)
+            inp = train_dit.dit_input(x, cond).to(dtype)
             t = (s * 1000.0).view(1).to(dtype)
             vc, vu = (dm(inp, t, c[0][0].to(dtype)).float() for c in (pos, neg))
             x0 = x - s * (vu + cfg * (vc - vu))
