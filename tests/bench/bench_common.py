@@ -106,3 +106,29 @@ def timed_sample(model, latent, pos, neg, cfg, steps, cuda, sampler="euler", sch
                               disable_pbar=True, seed=0)
     peak = torch.cuda.max_memory_allocated() / 2 ** 30 if cuda else float("nan")
     return [b - a for a, b in zip(stamps, stamps[1:])], peak, out
+
+
+def wan_t2v_shape(small: bool) -> dict:
+    """``WanModel`` arguments: the Wan2.1-T2V-1.3B shape (dim 1536, 30 blocks), or a tiny one (dim 256, 2 blocks)."""
+    if small:
+        return dict(model_type="t2v", dim=256, ffn_dim=512, num_heads=2, num_layers=2, text_dim=4096, in_dim=16,
+                    out_dim=16)
+    return dict(model_type="t2v", dim=1536, ffn_dim=8960, num_heads=12, num_layers=30, text_dim=4096, in_dim=16,
+                out_dim=16)
+
+
+def hunyuan_shape(small: bool, depth: tuple[int, int] = (20, 40)) -> dict:
+    """``HunyuanVideo`` arguments: the 13B shape (hidden 3072, ``depth`` = double, single blocks; 20 + 40 in the
+    release), or a tiny one (hidden 256, 1 + 1 blocks); guidance-distilled (``guidance_embed``)."""
+    nd, ns = (1, 1) if small else depth
+    return dict(in_channels=16, out_channels=16, vec_in_dim=768, context_in_dim=4096,
+                hidden_size=256 if small else 3072, mlp_ratio=4.0, num_heads=2 if small else 24, depth=nd,
+                depth_single_blocks=ns, axes_dim=[16, 56, 56], theta=256, patch_size=[1, 2, 2], qkv_bias=True,
+                guidance_embed=True, byt5=False, meanflow=False)
+
+
+def empty_video_latent(width: int, height: int, frames: int) -> dict:
+    """A zero LATENT ``[1, 16, (frames − 1)/4 + 1, height/8, width/8]`` for ``frames`` pixel frames (VAE stride 4 / 8)."""
+    import torch
+
+    return {"samples": torch.zeros(1, 16, (frames - 1) // 4 + 1, height // 8, width // 8)}

@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import load_random_model, setup, timed_sample  # noqa: E402  (shared ComfyUI / pack set-up)
+from bench_common import empty_video_latent, hunyuan_shape, load_random_model, setup, timed_sample, wan_t2v_shape  # noqa: E402  (shared set-up)  # noqa: E402
 
 
 def parse():
@@ -111,16 +111,10 @@ def main():
     gen = torch.Generator().manual_seed(1)
     results = []
     if opts.only in (None, "wan"):
-        if opts.small:
-            shape = dict(model_type="t2v", dim=128, ffn_dim=256, num_heads=2, num_layers=2, text_dim=4096,
-                         in_dim=16, out_dim=16)
-            W, H, F = 64, 64, 17
-        else:
-            shape = dict(model_type="t2v", dim=1536, ffn_dim=8960, num_heads=12, num_layers=30, text_dim=4096,
-                         in_dim=16, out_dim=16)
-            W, H, F = (int(v) for v in opts.size.split("x"))
+        shape = wan_t2v_shape(opts.small)
+        W, H, F = (64, 64, 17) if opts.small else (int(v) for v in opts.size.split("x"))
         model = load_random_model(WanModel, device, dtype, **shape)
-        latent = {"samples": torch.zeros(1, 16, (F - 1) // 4 + 1, H // 8, W // 8)}
+        latent = empty_video_latent(W, H, F)
         pos = [[torch.randn(1, 512, 4096, generator=gen), {}]]  # cond ≠ uncond, so the scale changes the output
         neg = [[torch.zeros(1, 512, 4096), {}]]
         name = f"wan2.1-{'tiny' if opts.small else '1.3B'}-shaped {W}x{H}x{F}, {shape['num_layers']} blocks, cfg {opts.cfg:g}"
@@ -129,14 +123,11 @@ def main():
         mm.unload_all_models()
         mm.soft_empty_cache()
     if opts.only in (None, "hunyuan"):
-        nd, ns = (1, 1) if opts.small else (20, 40)
-        shape = dict(in_channels=16, out_channels=16, vec_in_dim=768, context_in_dim=4096,
-                     hidden_size=256 if opts.small else 3072, mlp_ratio=4.0, num_heads=2 if opts.small else 24,
-                     depth=nd, depth_single_blocks=ns, axes_dim=[16, 56, 56], theta=256, patch_size=[1, 2, 2],
-                     qkv_bias=True, guidance_embed=True, byt5=False, meanflow=False)
+        shape = hunyuan_shape(opts.small)
+        nd, ns = shape["depth"], shape["depth_single_blocks"]
         W, H, F = (64, 64, 17) if opts.small else (int(v) for v in opts.hunyuan_size.split("x"))
         model = load_random_model(HunyuanVideo, device, dtype, **shape)
-        latent = {"samples": torch.zeros(1, 16, (F - 1) // 4 + 1, H // 8, W // 8)}
+        latent = empty_video_latent(W, H, F)
         pos = [[torch.randn(1, 256, 4096, generator=gen), {"pooled_output": torch.randn(1, 768, generator=gen),
                                                              "guidance": 6.0}]]
         name = (f"hunyuanvideo-{'tiny' if opts.small else '13B'}-shaped {W}x{H}x{F}, {nd}+{ns} blocks, "

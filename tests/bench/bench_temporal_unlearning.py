@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import load_random_model, setup, timed_sample  # noqa: E402  (shared ComfyUI / pack set-up)
+from bench_common import empty_video_latent, hunyuan_shape, load_random_model, setup, timed_sample, wan_t2v_shape  # noqa: E402  (shared set-up)  # noqa: E402
 
 
 def parse():
@@ -105,16 +105,10 @@ def main():
     results = []
 
     if opts.only in (None, "wan"):
-        if opts.small:
-            cfgw = dict(model_type="t2v", dim=256, ffn_dim=512, num_heads=2, num_layers=2, text_dim=4096,
-                        in_dim=16, out_dim=16)
-            W, H, F = 64, 64, 17
-        else:
-            cfgw = dict(model_type="t2v", dim=1536, ffn_dim=8960, num_heads=12, num_layers=30, text_dim=4096,
-                        in_dim=16, out_dim=16)
-            W, H, F = (int(v) for v in opts.wan_size.split("x"))
+        cfgw = wan_t2v_shape(opts.small)
+        W, H, F = (64, 64, 17) if opts.small else (int(v) for v in opts.wan_size.split("x"))
         model = load_random_model(WanModel, device, dtype, **cfgw)
-        latent = {"samples": torch.zeros(1, 16, (F - 1) // 4 + 1, H // 8, W // 8)}
+        latent = empty_video_latent(W, H, F)
         pos = [[torch.zeros(1, 512, 4096), {}]]
         neg = [[torch.zeros(1, 512, 4096), {}]]
         name = f"wan2.1-{'tiny' if opts.small else '1.3B'}-shaped {W}x{H}x{F}, {cfgw['num_layers']} blocks"
@@ -124,14 +118,11 @@ def main():
         mm.soft_empty_cache()
 
     if opts.only in (None, "hunyuan"):
-        nd, ns = (1, 1) if opts.small else (int(v) for v in opts.hunyuan_depth.split(","))
-        cfgh = dict(in_channels=16, out_channels=16, vec_in_dim=768, context_in_dim=4096,
-                    hidden_size=256 if opts.small else 3072, mlp_ratio=4.0, num_heads=2 if opts.small else 24,
-                    depth=nd, depth_single_blocks=ns, axes_dim=[16, 56, 56], theta=256, patch_size=[1, 2, 2],
-                    qkv_bias=True, guidance_embed=True, byt5=False, meanflow=False)
+        cfgh = hunyuan_shape(opts.small, tuple(int(v) for v in opts.hunyuan_depth.split(",")))
+        nd, ns = cfgh["depth"], cfgh["depth_single_blocks"]
         W, H, F = (64, 64, 17) if opts.small else (int(v) for v in opts.hunyuan_size.split("x"))
         model = load_random_model(HunyuanVideo, device, dtype, **cfgh)
-        latent = {"samples": torch.zeros(1, 16, (F - 1) // 4 + 1, H // 8, W // 8)}
+        latent = empty_video_latent(W, H, F)
         pos = [[torch.zeros(1, 256, 4096), {"pooled_output": torch.zeros(1, 768), "guidance": 6.0}]]
         name = (f"hunyuanvideo-{'tiny' if opts.small else '13B'}-shaped {W}x{H}x{F}, "
                 f"{nd}+{ns} blocks, embedded guidance 6")
