@@ -39,7 +39,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import empty_video_latent, hunyuan_shape, load_random_model, setup, timed_sample, wan_t2v_shape  # noqa: E402  (shared set-up)  # noqa: E402
+from bench_common import (  # noqa: E402  (shared ComfyUI / pack set-up)
+    empty_video_latent,
+    hunyuan_shape,
+    load_random_model,
+    setup,
+    timed_sample,
+    wan_t2v_shape,
+)
 
 
 def parse():

@@ -30,7 +30,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import empty_video_latent, hunyuan_shape, load_random_model, setup, timed_sample, wan_t2v_shape  # noqa: E402  (shared set-up)  # noqa: E402
+from bench_common import (  # noqa: E402  (shared ComfyUI / pack set-up)
+    empty_video_latent,
+    hunyuan_shape,
+    load_random_model,
+    setup,
+    timed_sample,
+    wan_t2v_shape,
+)
 
 
 def parse():
