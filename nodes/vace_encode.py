@@ -181,7 +181,8 @@ class VACELatentAlignedEncode(io.ComfyNode):
     def check_sizes(width, height, length, batch_size, with_reference: bool = False) -> tuple[int, int, int, int]:
         """``(W, H, L, B)`` as ints, after the checks that must come before any allocation: whole
         numbers, width/height multiples of 8 in [16, 16384] (16: the schema minimum, as core WanVaceToVideo),
-        length in [1, 16384], batch_size in [1, 4096], ``L × H × W ≤`` :data:`limits.MAX_PIXELS` (the control video and masks) and the
+        length in [1, 16384], batch_size in [1, 4096], ``L × H × W ≤`` :data:`limits.MAX_PIXELS` (the control video
+        and masks) and the
         empty latent ``B × 16 × (T + reference) × H/8 × W/8 ≤`` :data:`limits.MAX_LATENT`.
         Raises :class:`InertiaInputError` naming the input."""
         grid_fix = "use a multiple of 16 (Wan works on 8 px VAE cells, 2x2 patches)"

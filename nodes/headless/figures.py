@@ -2,7 +2,8 @@
 
 Pillow is imported when a function is called, not with this module: the headless client stays standard
 library only, and Pillow is a dependency of ComfyUI, so the Python that runs ComfyUI has it. The frames come
-from the animated WebP thumbnails the sweep's graph saves on the server (``sweep.py``).
+from the animated WebP thumbnails the sweep's graph saves on the server (``sweep_jobs.instrument``); the
+sweep's report (``sweep_report.py``) calls these functions.
 """
 
 from __future__ import annotations

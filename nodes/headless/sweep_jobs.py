@@ -58,7 +58,7 @@ def frames_source(graph: dict, ref: str | None = None, swept=()) -> list:
     ``VAEDecode*`` node's output. ``swept``: one list of node ids per swept input (an axis sets every node it
     names); the frames are then taken downstream of at least one node of every axis where any are (in an A/B
     graph: the branch the sweep changes, not the stock one), else downstream of the non-replicate axes only
-    when ``swept`` gives those first (see :func:`run_sweep`).
+    when ``swept`` gives those first (see :func:`.sweep.run_sweep`).
 
     Raises:
         UsageError: ``ref`` names no node, or the graph has no frames to measure.

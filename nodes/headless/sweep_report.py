@@ -17,6 +17,7 @@ from .sweep_jobs import Job
 
 
 def cells(jobs: list[Job], axes: list[Axis]) -> list[tuple]:
+    """The distinct cells (settings of the non-seed inputs) of ``jobs``, in grid order."""
     seen = []
     for j in jobs:
         if j.cell not in seen:
@@ -45,7 +46,8 @@ def _short(v) -> str:
     return "n/a" if v is None else f"{v:.4g}"
 
 
-def write_tables(summary: list[dict], axes: list[Axis], metrics: list[str], out_dir: Path, header: str) -> tuple[Path, Path, str]:
+def write_tables(summary: list[dict], axes: list[Axis], metrics: list[str], out_dir: Path,
+                 header: str) -> tuple[Path, Path, str]:
     """``results.csv`` (full precision) and ``results.md`` (4 significant digits); returns both paths and the
     Markdown text."""
     labels = [a.label for a in axes if not a.replicate]
@@ -98,7 +100,8 @@ def write_figures(summary: list[dict], axes: list[Axis], metrics: list[str], out
     if not cell_axes:
         x_axis, others = None, []
     else:
-        numeric = [a for a in cell_axes if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in a.values)]
+        numeric = [a for a in cell_axes
+                   if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in a.values)]
         x_axis = (numeric or cell_axes)[0]
         others = [a for a in cell_axes if a is not x_axis]
     for m in metrics:

@@ -1,7 +1,7 @@
 """Statistics of a parameter sweep: mean and Student-t confidence interval per cell, over the seeds.
 
-Standard library only (``math``): the headless sweep client (``nodes/headless/sweep.py``) uses it without
-torch. The t quantile is computed, not looked up: the Student-t CDF through the regularised incomplete beta
+Standard library only (``math``): the headless sweep's report (``nodes/headless/sweep_report.py``) uses it
+without torch. The t quantile is computed, not looked up: the Student-t CDF through the regularised incomplete beta
 function (its continued fraction evaluated with the modified Lentz method; W. H. Press et al., "Numerical
 Recipes", 3rd ed., §6.4 "Incomplete Beta Function and Student's Distribution"), inverted by bisection.
 

@@ -2,7 +2,9 @@
 
 Finds ComfyUI with ``nodes/headless/comfy_env.py`` (``$COMFYUI_PATH``, the custom_nodes parent, then
 ``./.gpu/ComfyUI``, then ``~/comfy/ComfyUI``), imports it with its own argument parser on the right device, and imports
-this pack as ``comfyui_inertia``.
+this pack as ``comfyui_inertia``. Also shared: random-weight models loaded through ComfyUI's own loader
+(:func:`load_random_model`), the per-step timer (:func:`timed_sample`), the Wan / HunyuanVideo shapes and the empty
+video latent.
 """
 
 from __future__ import annotations
@@ -128,7 +130,8 @@ def hunyuan_shape(small: bool, depth: tuple[int, int] = (20, 40)) -> dict:
 
 
 def empty_video_latent(width: int, height: int, frames: int) -> dict:
-    """A zero LATENT ``[1, 16, (frames − 1)/4 + 1, height/8, width/8]`` for ``frames`` pixel frames (VAE stride 4 / 8)."""
+    """A zero LATENT ``[1, 16, (frames − 1)/4 + 1, height/8, width/8]`` for ``frames`` pixel frames (VAE stride
+    4 / 8)."""
     import torch
 
     return {"samples": torch.zeros(1, 16, (frames - 1) // 4 + 1, height // 8, width // 8)}

@@ -124,7 +124,8 @@ def main():
         latent = empty_video_latent(W, H, F)
         pos = [[torch.randn(1, 512, 4096, generator=gen), {}]]  # cond ≠ uncond, so the scale changes the output
         neg = [[torch.zeros(1, 512, 4096), {}]]
-        name = f"wan2.1-{'tiny' if opts.small else '1.3B'}-shaped {W}x{H}x{F}, {shape['num_layers']} blocks, cfg {opts.cfg:g}"
+        name = (f"wan2.1-{'tiny' if opts.small else '1.3B'}-shaped {W}x{H}x{F}, {shape['num_layers']} blocks, "
+                f"cfg {opts.cfg:g}")
         results.append(measure(name, model, "cfg", latent, pos, neg, opts.cfg, opts.steps, opts.rounds, cuda))
         del model
         mm.unload_all_models()
@@ -146,7 +147,11 @@ def main():
         print(f"RATIO (Relaxation CFG / stock, s/step, {r['mode']} mode, {r['model']}, {r['device']}): "  # noqa: T201
               f"{ci['mean']:.4f}{half} (95 % CI over {r['rounds']} rounds; stock "
               f"{sum(r['stock_s_per_step']) / r['rounds']:.4f} s/step; peak {r['peak_gib']['stock']:.2f} -> "
-              f"{r['peak_gib']['relaxation_cfg']:.2f} GiB; outputs differ by {r['output_max_abs_diff']:.3g})", flush=True)
+              f"{r['peak_gib']['relaxation_cfg']:.2f} GiB; outputs differ by {r['output_max_abs_diff']:.3g})",
+              flush=True)
+    never = [r["model"] for r in results if r["output_max_abs_diff"] == 0]
+    if never:
+        sys.exit(f"the schedule never changed the output ({', '.join(never)}): the patch did not run")
 
 
 if __name__ == "__main__":

@@ -138,6 +138,9 @@ def main():
     print("RATIO (TemporalUnlearning / stock, s/step; peak VRAM): " + " | ".join(  # noqa: T201
         f"{r['model']}: {r['ratio']:.4f} ({r['stock_s_per_step']:.4f} -> {r['tu_s_per_step']:.4f} s/step; "
         f"peak {r['peak_gib_stock']:.2f} -> {r['peak_gib_tu']:.2f} GiB)" for r in results), flush=True)
+    never = [r["model"] for r in results if r["output_max_abs_diff"] == 0]
+    if never:
+        sys.exit(f"the blur never changed the output ({', '.join(never)}): the patch did not run")
 
 
 if __name__ == "__main__":

@@ -35,9 +35,9 @@ def test_every_benchmark_is_listed():
 
 
 @pytest.mark.parametrize("script", sorted(SMOKE))
-def test_benchmark_smoke_mode_runs(comfy, script):
+def test_benchmark_smoke_mode_runs(comfy, comfyui_location, script):
     args, closing = SMOKE[script]
-    env = dict(os.environ, COMFYUI_PATH=str(comfy), CUDA_VISIBLE_DEVICES="")
+    env = dict(os.environ, COMFYUI_PATH=str(comfyui_location[0]), CUDA_VISIBLE_DEVICES="")  # the ComfyUI under test
     done = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, env=env,
                           timeout=600, cwd=BENCH.parents[1])
     out = done.stdout + done.stderr

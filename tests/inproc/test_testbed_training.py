@@ -56,7 +56,8 @@ def test_freeze_encoder_keeps_every_latent_and_trains_the_decoder(train_vae, tin
     assert all(torch.equal(a[k], b[k]) for k in enc), "the frozen encoder (or its calibration) moved"
     assert any(not torch.equal(a[k], b[k]) for k in dec), "the decoder did not train"
     with pytest.raises(SystemExit, match="--freeze-encoder needs --init"):
-        train_vae.train_vae(train_vae.VAETrainArgs(out=str(tmp_path / "x"), steps=1, dim=4, freeze_encoder=1, device="cpu"))
+        train_vae.train_vae(train_vae.VAETrainArgs(out=str(tmp_path / "x"), steps=1, dim=4, freeze_encoder=1,
+                                                   device="cpu"))
 
 
 def test_pool_and_two_dit_steps(train_dit, tiny_vae, tmp_path, comfy):

@@ -581,7 +581,6 @@ def test_sample_tiny_vace_with_aligned_outputs(comfy, load_standin, wan_vae):
     """Keyframes on single frames 0 and 8 (L = 9, 16x16) + reference → VACELatentAlignedEncode (real VAE)
     → KSampler on the tiny VACE stand-in (2 steps) → TrimVideoLatent. An APPLY_MODEL probe checks the
     model received this node's mask (latents 0 and 2 kept, which the stock node would generate)."""
-
     video, masks, _ = keyframe_video(9, [0, 8], seed=5)
     pos, neg, latent, trim = VACELatentAlignedEncode.execute(*conds(), wan_vae, 16, 16, 9, 1, 1.0, control_video=video,
                                                              control_masks=masks,

@@ -148,7 +148,8 @@ def _find_gguf_pack(comfy) -> str | None:
 
 @pytest.fixture(scope="module")
 def gguf_pack(comfy, tmp_path_factory):
-    """city96/ComfyUI-GGUF imported as a custom node from a temporary custom_nodes copy of $INERTIA_GGUF_PACK."""
+    """city96/ComfyUI-GGUF imported as a custom node from a temporary custom_nodes copy of the checkout
+    :func:`_find_gguf_pack` finds ($INERTIA_GGUF_PACK, else ComfyUI's own custom_nodes)."""
     src = _find_gguf_pack(comfy)
     if src is None:
         pytest.skip("needs city96/ComfyUI-GGUF: install it in ComfyUI's custom_nodes, or set INERTIA_GGUF_PACK "

@@ -291,3 +291,16 @@ def test_schedule_clock_solver_stages_and_sample_sigmas():
     sub = torch.tensor([0.5, 0.2, 0.0])  # KSamplerAdvanced's second half: its own schedule
     assert per_call.at(0.2, sub).step == 1 and per_call.schedule(sub) is per_call.schedule(sub)
     assert per_call.schedule() == pytest.approx(sig)
+
+
+def test_schedule_clock_by_sigma_holds_across_a_split_schedule():
+    """Two KSamplerAdvanced runs over one schedule (Wan 2.2 A14B's experts): by σ (the default) the second run's
+    strengths equal the unsplit run's at the same σ; by step they follow that run's own steps (documented)."""
+    p2s = _flow()
+    full = [p2s(i / 10) for i in range(10)] + [0.0]
+    second = full[5:]  # the second expert's run: its own sigmas
+    for by in ("sigma", "step"):
+        params = lp.ALGParams(schedule="linear", window_end=0.8, schedule_by=by)
+        whole, split = lp.ScheduleClock(params, full, p2s), lp.ScheduleClock(params, second, p2s)
+        same = [whole.at(s).kappa == pytest.approx(split.at(s).kappa) for s in second[:-1]]
+        assert all(same) if by == "sigma" else not all(same), (by, same)

@@ -1,5 +1,6 @@
-"""``nodes/headless/sweep_jobs.py`` and ``sweep_report.py`` without a server: the graph the sweep queues (meter, metric read-outs,
-thumbnails), job keys, the append-only manifest and resume, the per-cell table. Standard library only."""
+"""``nodes/headless/sweep_jobs.py`` and ``sweep_report.py`` without a server: the graph the sweep queues (meter,
+metric read-outs, thumbnails), job keys, the append-only manifest and resume, the per-cell table. Standard library
+only."""
 
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ def test_frames_source_and_instrumented_graph():
     assert meter["class_type"] == "InertiaChangeMeter" and meter["inputs"]["images"] == ["10", 0]
     assert {g[f"inertia_sweep_{m}"]["inputs"]["source"][1] for m in sweep_jobs.METRICS} == {2, 3, 4}
     assert g[sweep_jobs.FRAMES_ID]["inputs"]["filename_prefix"] == "inertia/wan/sweep_frames/beta=0"
-    assert set(g) - set(WAN) == {sweep_jobs.METER_ID, sweep_jobs.THUMB_ID, sweep_jobs.FRAMES_ID, "inertia_sweep_motion_energy",
-                                 "inertia_sweep_dynamic_degree", "inertia_sweep_remaining"}
+    assert set(g) - set(WAN) == {sweep_jobs.METER_ID, sweep_jobs.THUMB_ID, sweep_jobs.FRAMES_ID,
+                                 "inertia_sweep_motion_energy", "inertia_sweep_dynamic_degree",
+                                 "inertia_sweep_remaining"}
     assert sweep_jobs.instrument(WAN, None, "x") == WAN  # --no-meter
 
 
@@ -64,7 +66,8 @@ def test_an_ab_graph_is_measured_on_the_branch_the_sweep_changes():
     assert out["inertia_sweep_remaining"]["inputs"]["source"] == [meter_relax, 4]
     # a seed axis that sets both KSamplers still leaves the beta axis to decide
     both = grid.build_axes(ab, ["InertiaRelaxationCFG.beta=0,1", "KSampler.seed=0..1"])
-    assert sweep_jobs.frames_source(ab, None, [a.node_ids for a in sorted(both, key=lambda a: a.replicate)]) == [dec_relax, 0]
+    swept = [a.node_ids for a in sorted(both, key=lambda a: a.replicate)]
+    assert sweep_jobs.frames_source(ab, None, swept) == [dec_relax, 0]
     # no meter on the swept branch: the added one takes the other meter's region mask
     del ab[meter_relax]
     out = sweep_jobs.instrument(ab, frames, "p")
