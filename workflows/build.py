@@ -1173,11 +1173,10 @@ def run_in_process(api: dict, output_dir: Path, input_dir: Path | None = None) -
 
 
 def _video_frames(path: Path):
-    """The RGB frames of a video file (PyAV, which ComfyUI's video nodes use), as PIL images."""
-    import av
+    """The RGB frames of a video file as PIL images (the pack's ``nodes/headless/media.video_frames``)."""
+    from comfyui_inertia.nodes.headless import media
 
-    with av.open(str(path)) as container:
-        return [f.to_image() for f in container.decode(video=0)]
+    return media.video_frames(path)
 
 
 def testbed_thumbnail(spec: dict, output_dir: Path, frames_per_row: int = 5):

@@ -1,6 +1,6 @@
 """Media files for workflows: the template media packages hold animated WebP, Load Video reads video files.
 
-:func:`webp_to_mp4` writes a ``<stem>.mp4`` from the ``<stem>.webp`` of an official template media package
+:func:`video_frames` reads a video file's frames back; :func:`webp_to_mp4` writes a ``<stem>.mp4`` from the ``<stem>.webp`` of an official template media package
 (PyPI ``comfyui-workflow-templates-media-video``), same frames and frame rate. It needs Pillow and PyAV, which
 ComfyUI's own Python has (its video nodes use PyAV); they are imported only when a conversion runs, so the
 headless client stays importable with the standard library alone.
@@ -9,6 +9,15 @@ headless client stays importable with the standard library alone.
 from __future__ import annotations
 
 from pathlib import Path
+
+
+def video_frames(path: Path) -> list:
+    """Every frame of a video file (mp4, webm, …) as an RGB PIL image, decoded with PyAV (which ComfyUI's video
+    nodes use). Raises ``av.error.FFmpegError`` for a file PyAV cannot read."""
+    import av
+
+    with av.open(str(path)) as container:
+        return [f.to_image() for f in container.decode(video=0)]
 
 
 def webp_to_mp4(src: Path, dst: Path) -> tuple[int, float]:

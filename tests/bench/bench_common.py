@@ -110,6 +110,25 @@ def timed_sample(model, latent, pos, neg, cfg, steps, cuda, sampler="euler", sch
     return [b - a for a, b in zip(stamps, stamps[1:])], peak, out
 
 
+def alternate(configs: dict, latent, pos, neg, cfg, steps, rounds, cuda, warmup_steps: int = 2):
+    """Sample every model of ``configs`` (name → ModelPatcher) in alternating order (ABBA: reversed every other
+    round), after a ``warmup_steps`` run of each (loading, allocator, kernels) with :func:`timed_sample`.
+
+    Returns ``(intervals, peaks, outs)``: per name, one list of step intervals (s) per round; the highest peak
+    (GiB, NaN on CPU); the last sampled latent."""
+    for m in configs.values():
+        timed_sample(m, latent, pos, neg, cfg, warmup_steps, cuda)
+    intervals = {k: [] for k in configs}
+    peaks = {k: 0.0 for k in configs}
+    outs = {}
+    for r in range(rounds):
+        for k in (list(configs) if r % 2 == 0 else list(reversed(configs))):
+            iv, peak, outs[k] = timed_sample(configs[k], latent, pos, neg, cfg, steps, cuda)
+            intervals[k].append(iv)
+            peaks[k] = max(peaks[k], peak)
+    return intervals, peaks, outs
+
+
 def wan_t2v_shape(small: bool) -> dict:
     """``WanModel`` arguments: the Wan2.1-T2V-1.3B shape (dim 1536, 30 blocks), or a tiny one (dim 256, 2 blocks)."""
     if small:

@@ -40,11 +40,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import (  # noqa: E402  (shared ComfyUI / pack set-up)
+    alternate,
     empty_video_latent,
     hunyuan_shape,
     load_random_model,
     setup,
-    timed_sample,
     wan_t2v_shape,
 )
 
@@ -74,17 +74,8 @@ def measure(name, model, mode_wanted, latent, pos, neg, cfg, steps, rounds, cuda
     params = RelaxationParams(beta=0.75, decay_power=0.7, s_min=1.0, s_base=0.0)
     patched, mode = apply_relaxation(model, params, mode_wanted)
     configs = {"stock": model, "relaxation_cfg": patched}
-    for m in configs.values():  # warm-up: load, allocator, kernels
-        timed_sample(m, latent, pos, neg, cfg, 2, cuda)
-    per_round = {k: [] for k in configs}
-    peaks = {k: 0.0 for k in configs}
-    outs = {}
-    for r in range(rounds):
-        for k in (list(configs) if r % 2 == 0 else list(reversed(configs))):
-            iv, peak, out = timed_sample(configs[k], latent, pos, neg, cfg, steps, cuda)
-            per_round[k].append(sum(iv) / len(iv))
-            peaks[k] = max(peaks[k], peak)
-            outs[k] = out
+    intervals, peaks, outs = alternate(configs, latent, pos, neg, cfg, steps, rounds, cuda)
+    per_round = {k: [sum(iv) / len(iv) for iv in v] for k, v in intervals.items()}  # mean s/step per round
     ratios = [p / s for p, s in zip(per_round["relaxation_cfg"], per_round["stock"])]
     ci = mean_ci(ratios)
     res = {

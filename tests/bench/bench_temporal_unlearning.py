@@ -31,11 +31,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import (  # noqa: E402  (shared ComfyUI / pack set-up)
+    alternate,
     empty_video_latent,
     hunyuan_shape,
     load_random_model,
     setup,
-    timed_sample,
     wan_t2v_shape,
 )
 
@@ -61,18 +61,8 @@ def bench(name, model, latent, pos, neg, cfg, opts, cuda):
                                          start_percent=0.0, end_percent=1.0, blocks="all",
                                          protect_anchor_frames=True).args[0]
     configs = {"stock": model, "temporal_unlearning": patched}
-    for m in configs.values():  # warm-up: load, allocator, kernels
-        timed_sample(m, latent, pos, neg, cfg, 2, cuda)
-    steps = {k: [] for k in configs}
-    peaks = {k: 0.0 for k in configs}
-    outs = {}
-    for r in range(opts.rounds):
-        order = list(configs) if r % 2 == 0 else list(reversed(configs))
-        for k in order:
-            iv, peak, out = timed_sample(configs[k], latent, pos, neg, cfg, opts.steps, cuda)
-            steps[k] += iv
-            peaks[k] = max(peaks[k], peak)
-            outs[k] = out
+    per_round, peaks, outs = alternate(configs, latent, pos, neg, cfg, opts.steps, opts.rounds, cuda)
+    steps = {k: [x for iv in v for x in iv] for k, v in per_round.items()}  # every timed step, pooled
     s = {k: sum(v) / len(v) for k, v in steps.items()}
     res = {
         "model": name,

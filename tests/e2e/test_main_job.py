@@ -21,11 +21,12 @@ def _main_job_command(readme: str) -> str:
 
 
 def _decode(path: Path):
-    """Every frame of a video file, decoded with PyAV (what ComfyUI's video nodes use): a list of [H, W, 3] uint8."""
-    import av
+    """Every frame of a video file (``nodes/headless/media.video_frames``, PyAV): a list of [H, W, 3] uint8."""
+    import numpy as np
 
-    with av.open(str(path)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    from comfyui_inertia.nodes.headless import media
+
+    return [np.asarray(f) for f in media.video_frames(path)]
 
 
 @pytest.fixture(scope="module")

@@ -10,23 +10,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-
-@pytest.fixture(scope="module")
-def train_vae(comfy):
-    from comfyui_inertia.nodes.testbed import train_vae
-
-    return train_vae
+from comfyui_inertia.nodes.testbed import train_dit, train_vae
 
 
 @pytest.fixture(scope="module")
-def train_dit(comfy):
-    from comfyui_inertia.nodes.testbed import train_dit
-
-    return train_dit
-
-
-@pytest.fixture(scope="module")
-def tiny_vae(train_vae, tmp_path_factory):
+def tiny_vae(comfy, tmp_path_factory):
     out = tmp_path_factory.mktemp("vae")
     res = train_vae.train_vae(train_vae.VAETrainArgs(out=str(out), steps=2, batch=1, frames=5, dim=4, crop=16,
                                                      eval_videos=1, calib_videos=2, warmup=1, device="cpu"))
@@ -44,7 +32,7 @@ def test_vae_training_writes_a_calibrated_loadable_vae_and_loss_log(tiny_vae, co
     assert vae.latent_channels == 16 and 0 < res["heldout"]["psnr_mean"] < 60
 
 
-def test_freeze_encoder_keeps_every_latent_and_trains_the_decoder(train_vae, tiny_vae, tmp_path):
+def test_freeze_encoder_keeps_every_latent_and_trains_the_decoder(tiny_vae, tmp_path):
     out, res = tiny_vae
     res2 = train_vae.train_vae(train_vae.VAETrainArgs(out=str(tmp_path), steps=2, batch=1, frames=5, dim=4, crop=16,
                                                       eval_videos=1, calib_videos=2, warmup=1, device="cpu",
@@ -60,7 +48,7 @@ def test_freeze_encoder_keeps_every_latent_and_trains_the_decoder(train_vae, tin
                                                    device="cpu"))
 
 
-def test_pool_and_two_dit_steps(train_dit, tiny_vae, tmp_path, comfy):
+def test_pool_and_two_dit_steps(tiny_vae, tmp_path, comfy):
     from comfyui_inertia.nodes.pure import toyworld as tw
 
     _, res = tiny_vae
